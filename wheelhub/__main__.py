@@ -1,0 +1,5 @@
+import sys
+
+from wheelhub.cli import main
+
+sys.exit(main())

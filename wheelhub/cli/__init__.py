@@ -1,0 +1,70 @@
+"""The ``wheelhub`` command: a thin layer over the library.
+
+Each subcommand lives in its own module with ``register(subparsers)`` that adds its
+parser and sets ``func`` to a handler returning an exit code. This module is the
+single error boundary: a :class:`WheelhubError` becomes ``error:``/``hint:`` lines
+and its exit code; a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from wheelhub import __version__
+from wheelhub.errors import WheelhubError
+from wheelhub.log import get_logger, setup_logging
+from wheelhub.redact import redact
+
+# Subcommand modules, in the order `wheelhub --help` lists them.
+COMMAND_MODULES = (
+    "wheelhub.cli.build",
+    "wheelhub.cli.config",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wheelhub",
+        description="Build manylinux wheels for your requirements in containers, "
+        "repair them with auditwheel, and host them on a label per branch.",
+    )
+    parser.add_argument("--version", action="version", version=f"wheelhub {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more output (repeat for more)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks for errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        code: int = args.func(args)
+    except WheelhubError as error:
+        if args.debug:
+            traceback.print_exc()
+        get_logger().debug("error", exc_info=True)
+        print(f"error: {redact(error.message)}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {redact(error.hint)}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        logging.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
