@@ -1,0 +1,59 @@
+"""Shared fixtures: the local Docker images and fixture packages as sdists."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PACKAGES = FIXTURES / "packages"
+BUILDER_IMAGE = os.environ.get("WHEELHUB_TEST_BUILDER_IMAGE", "wheelhub-local/builder:bookworm")
+RUNTIME_IMAGE = os.environ.get("WHEELHUB_TEST_RUNTIME_IMAGE", "wheelhub-local/runtime:bookworm")
+
+
+def make_sdist(name: str, dest: Path, *, version: str = "1.0") -> Path:
+    """Pack tests/fixtures/packages/<name> as ``<name>-<version>.tar.gz`` in *dest*."""
+    source = PACKAGES / name
+    top = f"{name}-{version}"
+    target = dest / f"{top}.tar.gz"
+    with tarfile.open(target, "w:gz") as archive:
+        for path in sorted(source.rglob("*")):
+            if "__pycache__" in path.parts or not path.is_file():
+                continue
+            data = path.read_bytes()
+            if path.name == "VERSION":
+                data = f"{version}\n".encode()
+            info = tarfile.TarInfo(f"{top}/{path.relative_to(source)}")
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+        pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        info = tarfile.TarInfo(f"{top}/PKG-INFO")
+        info.size = len(pkg_info)
+        archive.addfile(info, io.BytesIO(pkg_info))
+    return target
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as error:
+        pytest.fail(f"Docker engine unreachable ({error}): run scripts/ensure-docker.sh, "
+                    "or deselect with -m 'not docker'")
+    for image in (BUILDER_IMAGE, RUNTIME_IMAGE):
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"test image {image} missing: run scripts/build-test-images.sh")
+    yield client
+    client.close()

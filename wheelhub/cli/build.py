@@ -1,0 +1,35 @@
+"""``wheelhub build``: requirements → repaired manylinux wheelhouse."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from wheelhub.cli.options import add_build_options, build_options_from_args
+from wheelhub.report import failure_details, render_table
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "build", help="build every requirement into repaired wheels, one container per Python",
+        description="Build ./requirements.txt (with requirements-build.txt and build-setup.sh "
+        "if present) into manylinux wheels: one container per Python prefix of the image, "
+        "auditwheel repair, a manifest that makes re-runs no-ops, and a report.")
+    add_build_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wheelhub.build import build
+
+    options = build_options_from_args(args)
+    result = build(options)
+    print(render_table(result))
+    details = failure_details(result)
+    if details:
+        print("\nfailures:", file=sys.stderr)
+        for line in details:
+            print(line, file=sys.stderr)
+    print(f"report: {result.reports.get('html')} and {result.reports.get('json')}")
+    return 0 if result.ok else 1

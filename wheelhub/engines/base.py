@@ -1,0 +1,112 @@
+"""The engine interface shared by the Docker and host engines."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wheelhub.pythons import PythonPrefix
+
+# Called with each line of output as it arrives (live log + per-package log file).
+LineSink = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImageInfo:
+    """What the build environment offers. ``id`` keys the cache (content, not tag)."""
+
+    reference: str
+    id: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    pythons: tuple[PythonPrefix, ...] = ()
+
+    @property
+    def plat(self) -> str | None:
+        return self.env.get("AUDITWHEEL_PLAT") or None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Paths:
+    """Where things are as seen from inside the session."""
+
+    project: str  # the user's project directory (read-only in containers)
+    workspace: str  # scratch space for this session
+    wheelhouse: str  # final wheels so far (find-links), read-only in containers
+    cache: str  # pip cache, ccache
+
+
+class Session(Protocol):
+    python: PythonPrefix
+    paths: Paths
+
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str], sink: LineSink,
+            workdir: str | None = None) -> int:
+        """Run *argv*; stream merged stdout/stderr lines to *sink*; return the exit status."""
+        ...
+
+    def read_file(self, path: str) -> bytes: ...
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None: ...
+
+    def list_files(self, directory: str, suffix: str) -> list[str]:
+        """Absolute paths of files in *directory* ending in *suffix* (not recursive)."""
+        ...
+
+    def copy_out(self, path: str, on_chunk: Callable[[bytes], None]) -> None:
+        """Stream a file's bytes out of the session."""
+        ...
+
+
+class Engine(Protocol):
+    def inspect(self) -> ImageInfo: ...
+
+    def session(self, python: PythonPrefix, *, name: str) -> contextlib.AbstractContextManager[Session]:
+        ...
+
+    def cancel(self) -> None:
+        """Stop every running session now (Ctrl-C); their run() calls return promptly."""
+        ...
+
+
+def shell_join(argv: Sequence[str]) -> str:
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+class LineBuffer:
+    """Turns a stream of byte chunks into complete text lines."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self._sink = sink
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        for line in lines:
+            self._sink(line.decode("utf-8", "replace").rstrip("\r"))
+
+    def close(self) -> None:
+        if self._pending:
+            self._sink(self._pending.decode("utf-8", "replace"))
+            self._pending = b""
+
+
+class CancelToken:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+def iter_chunks(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start:start + size]

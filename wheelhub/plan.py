@@ -1,0 +1,136 @@
+"""What to build: one planned entry per requirement × Python, with its cache verdict.
+
+The cache keys on inputs: the requirement, the pins of every project in its last
+known dependency closure, the Python tag, the image id, the setup hook, build
+requirements, recipes and build options. A re-run with unchanged inputs finds every
+key in the manifest (and every wheel intact on disk) and plans no work at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheelhub.config import Recipe
+from wheelhub.manifest import Entry, Manifest
+from wheelhub.pythons import PythonPrefix, select_pythons
+from wheelhub.requirements import RequirementLine, RequirementSet
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommonInputs:
+    """Inputs shared by every entry of a build (hashed into each key)."""
+
+    image_id: str
+    hook_sha256: str
+    build_requirements_sha256: str
+    plat: str
+    build_options: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"image_id": self.image_id, "setup_hook": self.hook_sha256,
+                "build_requirements": self.build_requirements_sha256, "plat": self.plat,
+                "build_options": " ".join(self.build_options)}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlannedEntry:
+    line: RequirementLine
+    python: PythonPrefix
+    inputs: dict[str, str]
+    key: str
+    cached: Entry | None = None  # a manifest entry still valid for these inputs
+    skip_reason: str = ""  # recipe says skip this Python
+
+    @property
+    def needs_build(self) -> bool:
+        return self.cached is None and not self.skip_reason
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Plan:
+    entries: tuple[PlannedEntry, ...]
+    pythons: tuple[PythonPrefix, ...]
+
+    def for_python(self, python: PythonPrefix) -> list[PlannedEntry]:
+        return [e for e in self.entries if e.python == python]
+
+    def pythons_to_build(self) -> list[PythonPrefix]:
+        return [p for p in self.pythons if any(e.needs_build for e in self.for_python(p))]
+
+
+def sha256_file(path: Path | None) -> str:
+    if path is None:
+        return ""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pins_by_project(requirements: RequirementSet) -> dict[str, str]:
+    """Every pin/range the user wrote for a project, across requirements and constraints."""
+    pins: dict[str, list[str]] = {}
+    for line in (*requirements.requirements, *requirements.constraints):
+        pins.setdefault(line.project, []).append(str(line.requirement))
+    return {project: " ; ".join(sorted(texts)) for project, texts in pins.items()}
+
+
+def entry_inputs(line: RequirementLine, python: PythonPrefix, common: CommonInputs,
+                 recipes: Mapping[str, Recipe], pins: Mapping[str, str],
+                 closure: Sequence[str]) -> dict[str, str]:
+    projects = sorted({line.project, *closure})
+    return {
+        "requirement": str(line.requirement),
+        "python": python.tag,
+        **common.as_dict(),
+        "closure_pins": json.dumps({p: pins.get(p, "") for p in projects}, sort_keys=True),
+        "recipes": json.dumps({p: recipes[p].digest() for p in projects if p in recipes},
+                              sort_keys=True),
+    }
+
+
+def key_of(inputs: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(inputs), sort_keys=True).encode()).hexdigest()
+
+
+def wheels_intact(entry: Entry, wheelhouse: Path) -> bool:
+    for wheel in entry.wheels:
+        path = wheelhouse / wheel.filename
+        try:
+            if path.stat().st_size != wheel.size or sha256_file(path) != wheel.sha256:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def make_plan(*, requirements: RequirementSet, available: Sequence[PythonPrefix], selector: str,
+              image: str, common: CommonInputs, recipes: Mapping[str, Recipe],
+              manifest: Manifest, wheelhouse: Path, force: bool) -> Plan:
+    pythons = select_pythons(selector, available, image=image)
+    pins = pins_by_project(requirements)
+    planned: list[PlannedEntry] = []
+    for python in pythons:
+        for line in requirements.requirements:
+            previous = manifest.find(line.project, python.tag)
+            closure = [w.project for w in previous.wheels] if previous else []
+            inputs = entry_inputs(line, python, common, recipes, pins, closure)
+            key = key_of(inputs)
+            recipe = recipes.get(line.project)
+            skip = ""
+            if recipe is not None and any(_glob(python.tag, pat) for pat in recipe.skip_python):
+                skip = f"recipe skips {python.tag}"
+            cached = None
+            if (not force and not skip and previous is not None and previous.ok
+                    and previous.key == key and wheels_intact(previous, wheelhouse)):
+                cached = previous
+            planned.append(PlannedEntry(line=line, python=python, inputs=inputs, key=key,
+                                        cached=cached, skip_reason=skip))
+    return Plan(entries=tuple(planned), pythons=tuple(pythons))
+
+
+def _glob(tag: str, pattern: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(tag, pattern)

@@ -1,0 +1,125 @@
+"""The end of a build: a summary table, ``report.json`` and a self-contained ``report.html``."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from wheelhub.fileio import atomic_write_bytes
+from wheelhub.manifest import Entry
+from wheelhub.results import BuildResult
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+
+
+def _cell(entry: Entry | None) -> str:
+    if entry is None:
+        return "-"
+    if entry.status in {"built", "cached"}:
+        own = [w for w in entry.wheels if w.project == entry.project]
+        tag = own[0].filename.rsplit("-", 3)[-1].removesuffix(".whl") if own else ""
+        return f"{entry.status} {tag}".strip()
+    return entry.status
+
+
+def summary_rows(result: BuildResult) -> tuple[list[str], list[list[str]]]:
+    pythons = sorted({e.python for e in result.entries})
+    projects: list[str] = []
+    for entry in result.entries:
+        if entry.project not in projects:
+            projects.append(entry.project)
+    index = {(e.project, e.python): e for e in result.entries}
+    rows = [[project, *(_cell(index.get((project, py))) for py in pythons)]
+            for project in sorted(projects)]
+    return ["package", *pythons], rows
+
+
+def render_table(result: BuildResult) -> str:
+    header, rows = summary_rows(result)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.append(summary_line(result))
+    return "\n".join(lines)
+
+
+def summary_line(result: BuildResult) -> str:
+    wheels = len({w.filename for e in result.entries for w in e.wheels})
+    return (f"{result.count('built')} built, {result.count('cached')} cached, "
+            f"{result.count('failed')} failed, {result.count('skipped')} skipped; "
+            f"{wheels} wheel(s) in {result.wheelhouse} ({result.duration:.1f}s, "
+            f"{result.containers_started} container(s))")
+
+
+def failure_details(result: BuildResult, tail: int = 12) -> list[str]:
+    lines: list[str] = []
+    for failure in result.prefix_failures:
+        lines.append(f"{failure.python}: {failure.message} (log: {failure.log})")
+        lines += ["    " + line for line in failure.tail[-tail:]]
+    reported = {f.python for f in result.prefix_failures}
+    for entry in result.failures:
+        if entry.python in reported:
+            continue
+        first, *rest = entry.error.split("\n")
+        lines.append(f"{entry.project} [{entry.python}]: {first} "
+                     f"(log: {result.wheelhouse / entry.log})")
+        lines += ["    " + line for line in rest[-tail:]]
+    return lines
+
+
+def report_data(result: BuildResult) -> dict[str, Any]:
+    return {
+        "ok": result.ok,
+        "image": result.image,
+        "image_id": result.image_id,
+        "duration": result.duration,
+        "containers_started": result.containers_started,
+        "summary": {s: result.count(s) for s in ("built", "cached", "failed", "skipped")},
+        "entries": [e.to_json() for e in sorted(result.entries,
+                                                key=lambda e: (e.project, e.python))],
+        "prefix_failures": [{"python": f.python, "message": f.message, "log": f.log,
+                             "tail": list(f.tail)} for f in result.prefix_failures],
+        "pruned": list(result.pruned),
+        "interrupted": result.interrupted,
+    }
+
+
+def write_reports(result: BuildResult) -> dict[str, Path]:
+    json_path = result.wheelhouse / REPORT_JSON
+    html_path = result.wheelhouse / REPORT_HTML
+    atomic_write_bytes(json_path, (json.dumps(report_data(result), indent=2) + "\n").encode())
+    atomic_write_bytes(html_path, render_html(result).encode())
+    return {"json": json_path, "html": html_path}
+
+
+_STYLE = """body{font:14px system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+.built,.cached{background:#e7f6e7}.failed{background:#fbe3e3}.skipped{background:#f3f3f3}
+pre{background:#f7f7f7;padding:8px;overflow:auto;max-height:20em}code{font-size:12px}"""
+
+
+def render_html(result: BuildResult) -> str:
+    esc = html.escape
+    header, rows = summary_rows(result)
+    table = ["<table id='summary'><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"]
+    for row in rows:
+        cells = "".join(f"<td class='{esc(c.split(' ')[0])}'>{esc(c)}</td>" for c in row[1:])
+        table.append(f"<tr><th>{esc(row[0])}</th>{cells}</tr>")
+    table.append("</table>")
+    wheels = sorted({(w.filename, w.size, ", ".join(w.vendored) or "-")
+                     for e in result.entries for w in e.wheels})
+    wheel_rows = "".join(f"<tr><td><code>{esc(n)}</code></td><td>{s:,}</td><td>{esc(v)}</td></tr>"
+                         for n, s, v in wheels)
+    failures = "".join(f"<h3>{esc(e.project)} [{esc(e.python)}]</h3><pre>{esc(e.error)}</pre>"
+                       for e in result.failures)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>wheelhub build report</title>
+<style>{_STYLE}</style></head><body><h1>wheelhub build report</h1>
+<p id="summary-line">{esc(summary_line(result))}</p><p>Image: <code>{esc(result.image)}</code>
+(<code>{esc(result.image_id[:19])}</code>)</p>{''.join(table)}
+<h2>Wheels</h2><table id="wheels"><tr><th>file</th><th>bytes</th><th>vendored libraries</th></tr>
+{wheel_rows}</table>{'<h2>Failures</h2>' + failures if failures else ''}</body></html>
+"""

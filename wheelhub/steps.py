@@ -1,0 +1,267 @@
+"""The steps run inside one session (one Python prefix): prepare, hook, build reqs,
+then each requirement's wheel build and repair. Each step is a small method; the
+orchestration across prefixes lives in :mod:`wheelhub.build`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wheelhub.config import BuildOptions, Recipe
+from wheelhub.engines.base import Session, shell_join
+from wheelhub.log import get_logger, prefix
+from wheelhub.manifest import Entry, WheelRecord
+from wheelhub.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
+from wheelhub.repair import explain_failure, needs_repair, repair_command
+from wheelhub.requirements import RequirementSet
+from wheelhub.wheelhouse import Wheelhouse
+
+logger = get_logger("build")
+TAIL_LINES = 25
+CA_PATH = "/wheelhub/ca-bundle.crt"
+
+
+@dataclass(kw_only=True)
+class LogCapture:
+    """Writes a step's output to its log file, keeps the tail, echoes at debug level."""
+
+    path: Path
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+
+    def __post_init__(self) -> None:
+        self._handle = self.path.open("w", encoding="utf-8")
+
+    def __call__(self, line: str) -> None:
+        self._handle.write(line + "\n")
+        self._handle.flush()
+        self.tail.append(line)
+        logger.debug("%s", line)
+
+    def note(self, text: str) -> None:
+        self("+ " + text)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class SetupFailed(Exception):
+    def __init__(self, message: str, log: Path, tail: list[str]) -> None:
+        super().__init__(message)
+        self.log = log
+        self.tail = tail
+
+
+@dataclass(kw_only=True)
+class PrefixBuild:
+    session: Session
+    options: BuildOptions
+    requirements: RequirementSet
+    build_requirements: RequirementSet | None
+    common: CommonInputs
+    plat: str | None
+    wheelhouse: Wheelhouse
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str:
+        return self.session.python.tag
+
+    @property
+    def python(self) -> str:
+        return self.session.python.interpreter
+
+    def _work(self, *parts: str) -> str:
+        return "/".join((self.session.paths.workspace, *parts))
+
+    def _project_path(self, path: Path) -> str:
+        """A host path inside the project as the session sees it."""
+        relative = path.resolve().relative_to(self.options.project_dir)
+        return "/".join((self.session.paths.project, *relative.parts))
+
+    # -- preparation -------------------------------------------------------------------------
+    def base_env(self) -> dict[str, str]:
+        paths = self.session.paths
+        env = {
+            "PIP_CACHE_DIR": f"{paths.cache}/pip",
+            "CCACHE_DIR": f"{paths.cache}/ccache",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_ROOT_USER_ACTION": "ignore",
+            "PIP_NO_INPUT": "1",
+            "PIP_PROGRESS_BAR": "off",
+            "WHEELHUB_PYTHON_TAG": self.tag,
+            "WHEELHUB_PYTHON": self.python,
+        }
+        if self.options.ca_bundle is not None:
+            ca = CA_PATH if self.options.engine == "docker" else str(self.options.ca_bundle)
+            env.update({"SSL_CERT_FILE": ca, "PIP_CERT": ca, "REQUESTS_CA_BUNDLE": ca,
+                        "CURL_CA_BUNDLE": ca, "NODE_EXTRA_CA_CERTS": ca})
+        return env
+
+    def prepare(self, capture: LogCapture) -> None:
+        """CA trust, the setup hook (sourced once), build requirements. Raises SetupFailed."""
+        self.env = self.base_env()
+        self.session.write_file(self._work("pins.txt"),
+                                self.requirements.constraint_text().encode())
+        if self.options.ca_bundle is not None and self.options.engine == "docker":
+            # Append to the system bundles so yum/apt/curl in the hook trust the proxy too.
+            script = (f"for b in /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt; "
+                      f"do [ -f \"$b\" ] && cat {CA_PATH} >> \"$b\"; done; true")
+            self._run_or_fail(["sh", "-c", script], capture, "installing the CA bundle")
+        if self.options.setup is not None:
+            self._source_hook(capture)
+        if self.build_requirements is not None:
+            constraints = self._work("build-constraints.txt")
+            self.session.write_file(constraints, self.build_requirements.constraint_text().encode())
+            assert self.options.build_requirements is not None
+            self._run_or_fail([self.python, "-m", "pip", "install", "-r",
+                               self._project_path(self.options.build_requirements)],
+                              capture, "installing build requirements")
+            # Isolated builds inherit the environment, so they see the same pins.
+            self.env["PIP_CONSTRAINT"] = constraints
+
+    def _source_hook(self, capture: LogCapture) -> None:
+        assert self.options.setup is not None
+        hook = self._project_path(self.options.setup)
+        before, after = self._work("env.before"), self._work("env.after")
+        script = (f"env -0 > {before}; set -e; cd {self.session.paths.project}; "
+                  f". {hook}; set +e; env -0 > {after}")
+        capture.note(f"source {hook}")
+        code = self.session.run(["bash", "-c", script], env=self.env, sink=capture,
+                                workdir=self.session.paths.project)
+        if code != 0:
+            raise SetupFailed(f"setup hook {self.options.setup.name} exited with status {code}",
+                              capture.path, list(capture.tail))
+        old = _parse_env(self.session.read_file(before))
+        new = _parse_env(self.session.read_file(after))
+        exported = {k: v for k, v in new.items() if old.get(k) != v and k not in {"_", "SHLVL", "PWD", "OLDPWD"}}
+        if exported:
+            capture.note("hook exported: " + ", ".join(sorted(exported)))
+        self.env.update(exported)
+
+    def _run_or_fail(self, argv: list[str], capture: LogCapture, what: str) -> None:
+        capture.note(shell_join(argv))
+        code = self.session.run(argv, env=self.env, sink=capture)
+        if code != 0:
+            raise SetupFailed(f"{what} failed with status {code}", capture.path,
+                              list(capture.tail))
+
+    # -- one requirement ---------------------------------------------------------------------
+    def build_entry(self, planned: PlannedEntry, recipes: Mapping[str, Recipe],
+                    capture: LogCapture) -> Entry:
+        started = time.monotonic()
+        project = planned.line.project
+        recipe = recipes.get(project)
+        env = dict(self.env)
+        if recipe is not None:
+            env.update(dict(recipe.env))
+            for command in recipe.setup:
+                capture.note(command)
+                code = self.session.run(["bash", "-c", command], env=env, sink=capture,
+                                        workdir=self.session.paths.project)
+                if code != 0:
+                    return self._failed(planned, capture, started,
+                                        f"recipe setup command exited with status {code}: {command}")
+        out_dir = self._work("out", project)
+        argv = self._pip_wheel_command(planned, recipe, out_dir)
+        capture.note(shell_join(argv))
+        code = self.session.run(argv, env=env, sink=capture, workdir=self.session.paths.project)
+        if code != 0:
+            return self._failed(planned, capture, started, f"pip wheel exited with status {code}")
+        records: list[WheelRecord] = []
+        for wheel in self.session.list_files(out_dir, ".whl"):
+            final = wheel
+            if needs_repair(wheel.rsplit("/", 1)[-1]):
+                final_or_error = self._repair(wheel, recipe, capture, project)
+                if final_or_error.startswith("error:"):
+                    return self._failed(planned, capture, started, final_or_error[6:])
+                final = final_or_error
+            records.append(self.wheelhouse.store(self.session, final, repaired=final != wheel))
+        closure = [r.project for r in records]
+        inputs = entry_inputs(planned.line, planned.python, self.common, recipes,
+                              pins_by_project(self.requirements), closure)
+        status = "built" if records else "skipped"
+        error = "" if records else "no wheel produced (markers exclude this Python?)"
+        return Entry(requirement=str(planned.line.requirement), project=project,
+                     python=self.tag, key=key_of(inputs), status=status, wheels=tuple(records),
+                     inputs=inputs, log=self._rel_log(capture), error=error,
+                     duration=round(time.monotonic() - started, 2))
+
+    def _pip_wheel_command(self, planned: PlannedEntry, recipe: Recipe | None,
+                           out_dir: str) -> list[str]:
+        argv = [self.python, "-m", "pip", "wheel", "--wheel-dir", out_dir,
+                "--find-links", self.session.paths.wheelhouse,
+                "--constraint", self._work("pins.txt")]
+        argv += self._translated_pip_options()
+        no_binary = list(self.options.no_binary)
+        if recipe is not None and recipe.source:
+            no_binary.append(recipe.project)
+        if no_binary:
+            argv += ["--no-binary", ",".join(no_binary)]
+        if self.options.only_binary:
+            argv += ["--only-binary", ",".join(self.options.only_binary)]
+        return [*argv, str(planned.line.requirement)]
+
+    def _translated_pip_options(self) -> list[str]:
+        """Options from requirements files; local --find-links paths mapped into the session."""
+        out: list[str] = []
+        options = list(self.requirements.pip_options)
+        base = self.options.requirements.parent
+        for index, word in enumerate(options):
+            previous = options[index - 1] if index else ""
+            if previous in {"-f", "--find-links"} and "://" not in word:
+                path = (base / word).resolve()
+                try:
+                    word = self._project_path(path)
+                except ValueError:
+                    word = str(path)
+            out.append(word)
+        return out
+
+    def _repair(self, wheel: str, recipe: Recipe | None, capture: LogCapture,
+                project: str) -> str:
+        repaired_dir = self._work("repaired", project)
+        argv = repair_command(wheel, plat=self.plat, out_dir=repaired_dir,
+                              exclude=recipe.exclude if recipe else ())
+        capture.note(shell_join(argv))
+        start = len(capture.tail)
+        code = self.session.run(argv, env=self.env, sink=capture)
+        if code != 0:
+            lines = list(capture.tail)[max(0, start - TAIL_LINES):]
+            return "error:" + explain_failure(lines, plat=self.plat)
+        name = wheel.rsplit("/", 1)[-1].split("-")[0]
+        produced = [w for w in self.session.list_files(repaired_dir, ".whl")
+                    if w.rsplit("/", 1)[-1].split("-")[0] == name]
+        if not produced:
+            return "error:auditwheel reported success but wrote no wheel"
+        return produced[-1]
+
+    def _failed(self, planned: PlannedEntry, capture: LogCapture, started: float,
+                message: str) -> Entry:
+        with prefix(f"{self.tag} {planned.line.project}"):
+            logger.info("FAILED: %s (log: %s)", message, capture.path)
+        return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
+                     python=self.tag, key=planned.key, status="failed", inputs=planned.inputs,
+                     log=self._rel_log(capture), error=message + "\n" + "\n".join(capture.tail),
+                     duration=round(time.monotonic() - started, 2))
+
+    def _rel_log(self, capture: LogCapture) -> str:
+        try:
+            return str(capture.path.relative_to(self.wheelhouse.path))
+        except ValueError:
+            return str(capture.path)
+
+
+def _parse_env(data: bytes) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in data.split(b"\0"):
+        if b"=" in item:
+            key, value = item.split(b"=", 1)
+            env[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    return env
+
+
+Progress = Callable[[str], None]

@@ -1,0 +1,84 @@
+"""The wheelhouse on the host: wheels stored atomically, logs, and pruning."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from wheelhub.engines.base import Session
+from wheelhub.errors import WheelhouseError
+from wheelhub.fileio import atomic_writer, ensure_dir
+from wheelhub.manifest import Manifest, WheelRecord
+from wheelhub.repair import vendored_libraries
+
+LOG_DIR = "logs"
+
+
+def check_writable(wheelhouse: Path) -> None:
+    try:
+        ensure_dir(wheelhouse)
+        fd, name = tempfile.mkstemp(dir=wheelhouse, prefix=".wheelhub-probe-")
+        os.close(fd)
+        Path(name).unlink()
+    except OSError as error:
+        raise WheelhouseError.not_writable(str(wheelhouse), error.strerror or str(error)) from None
+
+
+class Wheelhouse:
+    """Stores wheels coming out of sessions. Thread-safe; one per build."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._written_this_run: dict[str, str] = {}
+
+    def log_path(self, python: str, project: str) -> Path:
+        return ensure_dir(self.path / LOG_DIR / python) / f"{project}.log"
+
+    def store(self, session: Session, source: str, *, repaired: bool) -> WheelRecord:
+        """Copy a wheel out of *session* into the wheelhouse (atomic), and describe it.
+
+        A file another prefix already wrote in this run (a shared pure wheel or
+        dependency) is kept, not overwritten, so one filename always has one hash.
+        """
+        filename = source.rsplit("/", 1)[-1]
+        target = self.path / filename
+        with self._lock:
+            already = self._written_this_run.get(filename)
+        if already is None:
+            digest = hashlib.sha256()
+            with atomic_writer(target) as handle:
+                def write(chunk: bytes) -> None:
+                    digest.update(chunk)
+                    handle.write(chunk)
+
+                session.copy_out(source, write)
+            with self._lock:
+                self._written_this_run.setdefault(filename, digest.hexdigest())
+        return describe(target, repaired=repaired)
+
+    def prune(self, old: Manifest, new: Manifest) -> list[str]:
+        """Remove wheels an earlier build wrote that no current entry references."""
+        keep = new.wheel_filenames()
+        removed = []
+        for name in sorted(old.wheel_filenames() - keep):
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / name).unlink()
+                removed.append(name)
+        return removed
+
+
+def describe(path: Path, *, repaired: bool = False) -> WheelRecord:
+    data = path.read_bytes()
+    name, version, _build, tags = parse_wheel_filename(path.name)
+    return WheelRecord(
+        filename=path.name, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+        project=canonicalize_name(name), version=str(version),
+        tags=tuple(sorted(str(t) for t in tags)), vendored=vendored_libraries(str(path)),
+        repaired=repaired)
