@@ -25,6 +25,10 @@ COMMAND_MODULES = (
     "wheelhub.cli.build",
     "wheelhub.cli.config",
     "wheelhub.cli.label_for",
+    "wheelhub.cli.serve",
+    "wheelhub.cli.token",
+    "wheelhub.cli.label",
+    "wheelhub.cli.owner",
 )
 
 

@@ -38,8 +38,7 @@ def read_core_metadata(data: bytes, dist: DistName, *, max_unpacked: int) -> Cor
         raw = _from_zip(data, dist, max_unpacked=max_unpacked)
     else:
         raw = _from_tar(data, dist, max_unpacked=max_unpacked)
-    meta = _parse(raw, dist)
-    return meta
+    return _parse(raw, dist)
 
 
 def _reject(dist: DistName, reason: str) -> UploadRejected:

@@ -1,0 +1,94 @@
+"""The hub: a package index with labels, uploads and tokens (``wheelhub serve``).
+
+Library entry points (the CLI and other modules' tests call these):
+
+* :func:`open_storage` - the embedded storage under a root directory;
+* :func:`create_owner`, :func:`create_token` - what ``wheelhub owner/token create`` do;
+* :func:`serve` (in :mod:`wheelhub.server.serve`) - run the server;
+* :mod:`wheelhub.server.testing` - ``running_hub(root)`` starts ``wheelhub serve`` in a
+  subprocess on a free loopback port, plus tiny-wheel builders for tests.
+
+Importing this package does not import the web server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wheelhub.log import get_logger
+from wheelhub.server import tokens
+from wheelhub.server.names import check_label, check_owner
+from wheelhub.server.sqlite import SqliteStorage
+from wheelhub.server.storage import Owner, Scope, Storage, TokenRecord
+
+log = get_logger("server")
+
+__all__ = ["create_owner", "create_token", "issue_token", "open_storage"]
+
+
+def open_storage(root: Path) -> SqliteStorage:
+    """The storage under *root* (created if missing). Close it when done."""
+    return SqliteStorage(Path(root))
+
+
+def create_owner(root: Path, name: str, *, private: bool = False,
+                 exist_ok: bool = True) -> Owner:
+    storage = open_storage(root)
+    try:
+        return storage.create_owner(name, private=private, exist_ok=exist_ok)
+    finally:
+        storage.close()
+
+
+def issue_token(storage: Storage, *, owner: str, scope: str | Scope = Scope.UPLOAD,
+                label_glob: str | None = None, expires: str | float | None = None,
+                description: str = "", create_owner: bool = True) -> tuple[str, TokenRecord]:
+    """Create a token; return the secret (shown once) and its stored record.
+
+    A missing owner is created (public) when *create_owner* is true. *expires* is a
+    duration such as ``"90d"`` or an absolute UNIX time.
+    """
+    check_owner(owner)
+    if storage.get_owner(owner) is None:
+        if not create_owner:
+            from wheelhub.errors import HubNotFound
+
+            raise HubNotFound.owner(owner)
+        storage.create_owner(owner, exist_ok=True)
+        log.info("created owner '%s' (public; `wheelhub owner create %s --private` for a "
+                 "private one)", owner, owner)
+    resolved_scope = scope if isinstance(scope, Scope) else _scope(scope)
+    glob = tokens.check_label_glob(label_glob)
+    if glob is not None and not any(c in glob for c in "*?["):
+        check_label(glob)
+    when = expires if isinstance(expires, float | int) or expires is None \
+        else tokens.parse_expiry(expires)
+    secret = tokens.new_token()
+    record = storage.add_token(owner=owner, token_hash=tokens.hash_token(secret),
+                               scope=resolved_scope, label_glob=glob,
+                               expires=None if when is None else float(when),
+                               hint=tokens.hint(secret), description=description)
+    return secret, record
+
+
+def create_token(root: Path, *, owner: str, scope: str | Scope = Scope.UPLOAD,
+                 label_glob: str | None = None, expires: str | float | None = None,
+                 description: str = "", create_owner: bool = True) -> str:
+    """Create a token in the hub at *root* and return it (only its hash is stored)."""
+    storage = open_storage(root)
+    try:
+        secret, _record = issue_token(storage, owner=owner, scope=scope, label_glob=label_glob,
+                                      expires=expires, description=description,
+                                      create_owner=create_owner)
+    finally:
+        storage.close()
+    return secret
+
+
+def _scope(text: str) -> Scope:
+    from wheelhub.errors import UsageError
+
+    try:
+        return Scope.parse(text)
+    except KeyError:
+        raise UsageError(f"unknown scope '{text}'", hint="use read, upload or admin") from None

@@ -1,0 +1,306 @@
+"""The hub's ASGI application: routes requests to :class:`Hub` and renders responses.
+
+URL layout (every URL also works under a ``/t/<token>/`` prefix)::
+
+    /<owner>/label/<label>/                  web page (GET), twine upload (POST)
+    /<owner>/label/<label>/simple/           PEP 503/691 index
+    /<owner>/label/<label>/simple/<project>/ project page (non-normalized names: 301)
+    /<owner>/label/<label>/files/<filename>  the file; + ".metadata" for PEP 658 metadata
+    /<owner>/...                             the same for label "main"
+    /api/v1/<owner>/labels[/<label>/(copy|move|remove|yank|delete)]   label API (JSON)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import traceback
+from collections.abc import Callable
+from typing import TypeVar
+
+from packaging.utils import canonicalize_name
+
+from wheelhub.errors import HubError, HubNotFound, UploadRejected, WheelhubError
+from wheelhub.log import get_logger
+from wheelhub.redact import redact
+from wheelhub.server import tokens, web
+from wheelhub.server.asgi import (
+    CONTENT_TYPES,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    etag_matches,
+    negotiate,
+    redirect,
+    text,
+)
+from wheelhub.server.hub import Hub
+from wheelhub.server.multipart import parse_form
+from wheelhub.server.names import DEFAULT_LABEL
+from wheelhub.server.storage import Scope as TokenScope
+from wheelhub.server.storage import Selection, TokenRecord
+
+log = get_logger("server")
+T = TypeVar("T")
+
+_NO_CACHE = (b"cache-control", b"max-age=0, must-revalidate")
+_VARY = (b"vary", b"Accept, Accept-Encoding")
+_IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
+
+
+class HubApp:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.storage = hub.storage
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request = self._request(scope, receive)
+        try:
+            response = await self._dispatch(request)
+        except HubError as error:
+            response = self._error(error)
+        except WheelhubError as error:  # e.g. a usage error from a label operation
+            response = self._error(HubError(error.message, hint=error.hint))
+        except Exception:  # one bad request must not take the server down
+            log.error("internal error on %s %s\n%s", request.method, redact(request.path),
+                      traceback.format_exc())
+            response = text(500, "internal server error")
+        await response.send(send, head=request.method == "HEAD")
+        if self.hub.settings.access_log:
+            log.info("%s %s %d %.1fms", request.method, redact(request.prefix + request.path),
+                     response.status,
+                     (time.perf_counter() - started) * 1000)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.storage.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    @staticmethod
+    def _request(scope: Scope, receive: Receive) -> Request:
+        path: str = scope["path"]
+        prefix: str = scope.get("root_path", "")
+        headers = dict(scope["headers"])
+        token = None
+        if path.startswith("/t/"):
+            token, _, rest = path[3:].partition("/")
+            prefix = f"{prefix}/t/{token}"
+            path = "/" + rest
+        else:
+            auth = headers.get(b"authorization")
+            if auth:
+                token = tokens.from_basic_auth(auth)
+        return Request(method=scope["method"], path=path,
+                       query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
+                       token=token or None, prefix=prefix, scheme=scope.get("scheme", "http"),
+                       receive=receive)
+
+    @staticmethod
+    def _error(error: HubError) -> Response:
+        message = error.message + (f"\nhint: {error.hint}" if error.hint else "")
+        headers = [(b"www-authenticate", b'Basic realm="wheelhub"')] if error.status == 401 else []
+        return text(error.status, redact(message), *headers)
+
+    async def _in_thread(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(None, function)
+
+    # -- routing ------------------------------------------------------------------------
+
+    async def _dispatch(self, request: Request) -> Response:
+        token = self.hub.authenticate(request.token)
+        parts = request.path.split("/")[1:]
+        head = parts[0]
+        if head == "":
+            return self._home(request, token)
+        if head == "_health":
+            return text(200, "ok")
+        if head == "api":
+            return await self._api(request, token, parts[1:])
+        owner, rest = head, parts[1:]
+        label = DEFAULT_LABEL
+        explicit_label = bool(rest) and rest[0] == "label"
+        if explicit_label:
+            if len(rest) < 2 or not rest[1]:
+                return redirect(f"{request.prefix}/{owner}/")
+            label, rest = rest[1], rest[2:]
+        if not rest or rest == [""]:
+            if request.method == "POST":
+                return await self._upload(request, token, owner, label)
+            if not rest:
+                return redirect(f"{request.prefix}{request.path}/")
+            if explicit_label:
+                return self._label_page(request, token, owner, label)
+            return self._owner_page(request, token, owner)
+        if request.method not in {"GET", "HEAD"}:
+            return text(405, "method not allowed", (b"allow", b"GET, HEAD"))
+        if rest[0] == "simple":
+            return self._simple(request, token, owner, label, rest[1:])
+        if rest[0] == "files" and len(rest) == 2:
+            return self._file(request, token, owner, label, rest[1])
+        raise HubNotFound.thing(f"'{request.path}'")
+
+    def _base(self, request: Request, owner: str, label: str) -> str:
+        middle = f"/{owner}" if label == DEFAULT_LABEL else f"/{owner}/label/{label}"
+        return request.prefix + middle
+
+    # -- the simple API ----------------------------------------------------------------
+
+    def _simple(self, request: Request, token: TokenRecord | None, owner: str, label: str,
+                rest: list[str]) -> Response:
+        base = self._base(request, owner, label)
+        if not rest:
+            return redirect(f"{base}/simple/")
+        project = rest[0]
+        if project and (len(rest) == 1 or rest[1:] != [""]
+                        or canonicalize_name(project) != project):
+            if len(rest) > 2 or (len(rest) == 2 and rest[1] != ""):
+                raise HubNotFound.thing(f"'{request.path}'")
+            return redirect(f"{base}/simple/{canonicalize_name(project)}/")
+        kind = negotiate(request.header(b"accept"))
+        if "format=" in request.query:
+            kind = "json" if "json" in request.query else "html"
+        gz = b"gzip" in request.headers.get(b"accept-encoding", b"")
+        lookup = self.storage.page(owner, label, project, json=kind == "json", gzip=gz)
+        visibility = lookup.visibility
+        if not self.hub.may_read(visibility, owner, label, token) or not visibility.label_exists:
+            raise HubNotFound.label(owner, label)
+        if lookup.page is None:
+            raise HubNotFound.thing(f"project '{project}' in '{owner}/{label}'")
+        etag = f'"{lookup.page.etag}-{kind[0]}{"z" if gz else ""}"'.encode()
+        headers = [(b"etag", etag), _VARY, _NO_CACHE]
+        if gz:
+            headers.append((b"content-encoding", b"gzip"))
+        if etag_matches(request.headers.get(b"if-none-match"), etag):
+            return Response(status=304, headers=headers, content_type=CONTENT_TYPES[kind])
+        return Response(status=200, body=lookup.page.body, content_type=CONTENT_TYPES[kind],
+                        headers=headers)
+
+    def _file(self, request: Request, token: TokenRecord | None, owner: str, label: str,
+              filename: str) -> Response:
+        self.hub.check_read(owner, label, token)
+        if filename.endswith(".metadata"):
+            metadata = self.storage.core_metadata(owner, label, filename.removesuffix(".metadata"))
+            if metadata is None:
+                raise HubNotFound.thing(f"'{filename}' in '{owner}/{label}'")
+            return Response(status=200, body=metadata, content_type="text/plain; charset=utf-8",
+                            headers=[_IMMUTABLE])
+        record = self.storage.find_file(owner, label, filename)
+        if record is None:
+            raise HubNotFound.thing(f"'{filename}' in '{owner}/{label}'")
+        etag = f'"{record.sha256}"'.encode()
+        headers = [(b"etag", etag), _IMMUTABLE]
+        if etag_matches(request.headers.get(b"if-none-match"), etag):
+            return Response(status=304, headers=headers)
+        kind = "application/zip" if filename.endswith((".whl", ".zip")) else "application/x-tar"
+        return Response(status=200, content_type=kind, headers=headers,
+                        file=str(self.storage.blob_path(record.sha256)), length=record.size)
+
+    # -- uploads -----------------------------------------------------------------------
+
+    async def _upload(self, request: Request, token: TokenRecord | None, owner: str,
+                      label: str) -> Response:
+        # Refuse before reading the body when the token cannot upload here.
+        self.hub.check_write(owner, label, token, TokenScope.UPLOAD)
+        body = await request.body(self.hub.settings.max_upload_bytes)
+        content_type = request.header(b"content-type")
+
+        def work() -> str:
+            outcome, record = self.hub.upload(owner, label, parse_form(body, content_type), token)
+            return f"{outcome.value}: {record.filename}"
+
+        return text(200, await self._in_thread(work))
+
+    # -- web pages ---------------------------------------------------------------------
+
+    def _home(self, request: Request, token: TokenRecord | None) -> Response:
+        owners = [o for o in self.storage.list_owners()
+                  if not o.private or (token is not None and token.owner == o.name)]
+        return Response(status=200, body=web.home_page(owners, request.prefix),
+                        content_type="text/html; charset=utf-8")
+
+    def _owner_page(self, request: Request, token: TokenRecord | None, owner: str) -> Response:
+        found = self.storage.get_owner(owner)
+        if found is None or (found.private and (token is None or token.owner != owner)):
+            raise HubNotFound.owner(owner)
+        labels = [lab for lab in self.storage.list_labels(owner)
+                  if not lab.private or (token is not None
+                                         and tokens.grants(token, owner=owner, label=lab.name,
+                                                           needed=TokenScope.READ))]
+        body = web.owner_page(found, labels, request.base_url + request.prefix)
+        return Response(status=200, body=body, content_type="text/html; charset=utf-8")
+
+    def _label_page(self, request: Request, token: TokenRecord | None, owner: str,
+                    label: str) -> Response:
+        visibility = self.hub.check_read(owner, label, token)
+        files = self.storage.list_files(owner, label)
+        body = web.label_page(owner, label, files, base_url=request.base_url,
+                              prefix=request.prefix, private=visibility.private)
+        return Response(status=200, body=body, content_type="text/html; charset=utf-8")
+
+    # -- label API ---------------------------------------------------------------------
+
+    async def _api(self, request: Request, token: TokenRecord | None,
+                   parts: list[str]) -> Response:
+        if len(parts) < 3 or parts[0] != "v1" or parts[2] != "labels":
+            raise HubNotFound.thing(f"'{request.path}'")
+        owner = parts[1]
+        if len(parts) == 3 or parts[3:] == [""]:
+            found = self.storage.get_owner(owner)
+            if found is None or (found.private and (token is None or token.owner != owner)):
+                raise HubNotFound.owner(owner)
+            labels = [{"name": lab.name, "private": lab.private, "files": lab.files,
+                       "projects": lab.projects} for lab in self.storage.list_labels(owner)
+                      if not lab.private or (token is not None and tokens.grants(
+                          token, owner=owner, label=lab.name, needed=TokenScope.READ))]
+            return _json(200, {"owner": owner, "labels": labels})
+        if len(parts) != 5 or request.method != "POST":
+            raise HubNotFound.thing(f"'{request.path}'")
+        label, operation = parts[3], parts[4]
+        body = await request.body(1024 * 1024)
+        try:
+            args = json.loads(body or b"{}")
+            if not isinstance(args, dict):
+                raise TypeError
+        except (ValueError, TypeError) as error:
+            raise UploadRejected("the request body must be a JSON object") from error
+        selection = Selection(project=args.get("project"), version=args.get("version"),
+                              filename=args.get("filename"))
+        self.hub.check_write(owner, label, token, TokenScope.ADMIN)
+        if operation in {"copy", "move"}:
+            target = args.get("to")
+            if not isinstance(target, str) or not target:
+                raise UploadRejected(f"{operation} needs a target label: {{\"to\": \"main\"}}")
+            self.hub.check_write(owner, target, token, TokenScope.ADMIN)
+            count = await self._in_thread(lambda: self.storage.copy(
+                owner, label, target, selection, move=operation == "move"))
+        elif operation == "remove":
+            count = await self._in_thread(lambda: self.storage.remove(owner, label, selection))
+        elif operation == "delete":
+            count = await self._in_thread(lambda: self.storage.delete_label(owner, label))
+        elif operation in {"yank", "unyank"}:
+            reason = str(args.get("reason", "")) if operation == "yank" else None
+            count = await self._in_thread(
+                lambda: self.storage.yank(owner, label, selection, reason))
+        else:
+            raise HubNotFound.thing(f"operation '{operation}'")
+        return _json(200, {"operation": operation, "files": count})
+
+
+def _json(status: int, data: object) -> Response:
+    return Response(status=status, body=json.dumps(data).encode(),
+                    content_type="application/json")
+

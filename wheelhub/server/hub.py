@@ -1,0 +1,167 @@
+"""The hub as a service: authorization and uploads over a :class:`Storage`.
+
+HTTP views (:mod:`wheelhub.server.app`) and the CLI call this; it never sees HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from wheelhub.errors import (
+    HubAuthError,
+    HubForbidden,
+    HubNotFound,
+    UploadRejected,
+)
+from wheelhub.log import get_logger
+from wheelhub.server import tokens
+from wheelhub.server.archive import read_core_metadata
+from wheelhub.server.multipart import Form
+from wheelhub.server.names import check_label, parse_dist_filename
+from wheelhub.server.storage import (
+    AddOutcome,
+    FileRecord,
+    NewFile,
+    Scope,
+    Storage,
+    TokenRecord,
+    Visibility,
+)
+
+log = get_logger("server")
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HubSettings:
+    root: Path
+    max_upload_bytes: int = 256 * MiB
+    max_unpacked_bytes: int = 2048 * MiB
+    create_labels_on_upload: bool = True
+    access_log: bool = False
+
+
+class Hub:
+    def __init__(self, storage: Storage, settings: HubSettings) -> None:
+        self.storage = storage
+        self.settings = settings
+
+    # -- authorization ------------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> TokenRecord | None:
+        """The record for *token*; None without one; HubAuthError if it is not valid now."""
+        if token is None:
+            return None
+        record = self.storage.find_token(tokens.hash_token(token))
+        if record is None or not record.is_active(time.time()):
+            raise HubAuthError.invalid()
+        return record
+
+    @staticmethod
+    def may_read(visibility: Visibility, owner: str, label: str | None,
+                 token: TokenRecord | None) -> bool:
+        if not visibility.owner_exists:
+            return False
+        if not visibility.private:
+            return True
+        return token is not None and tokens.grants(token, owner=owner, label=label,
+                                                   needed=Scope.READ)
+
+    def check_read(self, owner: str, label: str, token: TokenRecord | None) -> Visibility:
+        """Raise 404 for anything missing or private-and-not-readable (names never leak)."""
+        visibility = self.storage.visibility(owner, label)
+        if not self.may_read(visibility, owner, label, token):
+            raise HubNotFound.owner(owner) if not visibility.owner_exists \
+                else HubNotFound.label(owner, label)
+        if not visibility.label_exists:
+            raise HubNotFound.label(owner, label)
+        return visibility
+
+    def check_write(self, owner: str, label: str, token: TokenRecord | None,
+                    needed: Scope) -> Visibility:
+        """Upload/admin access to *owner*/*label*; the label need not exist yet."""
+        visibility = self.storage.visibility(owner, label)
+        if token is None:
+            if not visibility.owner_exists or (visibility.private and visibility.label_exists):
+                raise HubNotFound.owner(owner) if not visibility.owner_exists \
+                    else HubNotFound.label(owner, label)
+            raise HubAuthError.missing()
+        if not visibility.owner_exists:
+            raise HubNotFound.owner(owner)
+        if token.owner != owner:
+            if visibility.owner_private:
+                raise HubNotFound.owner(owner)
+            raise HubForbidden.owner(owner)
+        if not tokens.label_allowed(token, label):
+            if visibility.private and visibility.label_exists:
+                raise HubNotFound.label(owner, label)
+            raise HubForbidden.label(owner, label, token.label_glob or "*")
+        if token.scope < needed:
+            raise HubForbidden.scope(needed.label, token.scope.label)
+        return visibility
+
+    # -- uploads ------------------------------------------------------------------------
+
+    def upload(self, owner: str, label: str, form: Form,
+               token: TokenRecord | None) -> tuple[AddOutcome, FileRecord]:
+        visibility = self.check_write(owner, label, token, Scope.UPLOAD)
+        if not visibility.label_exists:
+            check_label(label)
+            if not self.settings.create_labels_on_upload:
+                raise HubNotFound.label(owner, label)
+        new = self.validate(form)
+        outcome = self.storage.add_file(owner, label, new,
+                                        create_label=self.settings.create_labels_on_upload)
+        log.info("upload %s/%s %s: %s", owner, label, new.record.filename, outcome.value)
+        return outcome, new.record
+
+    def validate(self, form: Form) -> NewFile:
+        """Turn a twine upload form into a :class:`NewFile`, or say everything wrong with it."""
+        action = form.fields.get(":action")
+        if action != "file_upload":
+            raise UploadRejected(f"unsupported :action '{action}'",
+                                 hint="only file_upload is supported (use twine upload)")
+        upload = form.files.get("content")
+        if upload is None:
+            raise UploadRejected("the upload has no 'content' file part",
+                                 hint="upload with twine")
+        dist = parse_dist_filename(upload.filename)
+        data = upload.data
+        problems = [f"missing form field '{key}'" for key in ("name", "version")
+                    if not form.fields.get(key)]
+        if form.fields.get("name") and canonicalize_name(form.fields["name"]) != dist.project:
+            problems.append(f"form name '{form.fields['name']}' does not match the filename")
+        if form.fields.get("version"):
+            try:
+                if Version(form.fields["version"]) != dist.version:
+                    problems.append(f"form version '{form.fields['version']}' does not match "
+                                    "the filename")
+            except InvalidVersion:
+                problems.append(f"form version '{form.fields['version']}' is invalid")
+        sha256 = hashlib.sha256(data).hexdigest()
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        blake2 = hashlib.blake2b(data, digest_size=32).hexdigest()
+        for key, actual in (("sha256_digest", sha256), ("md5_digest", md5),
+                            ("blake2_256_digest", blake2)):
+            claimed = form.fields.get(key)
+            if claimed and claimed.strip().lower() != actual:
+                problems.append(f"{key} does not match the uploaded bytes")
+        if not data:
+            problems.append("the file is empty")
+        if problems:
+            raise UploadRejected.because(dist.filename, "; ".join(problems))
+        meta = read_core_metadata(data, dist, max_unpacked=self.settings.max_unpacked_bytes)
+        record = FileRecord(
+            filename=dist.filename, project=dist.project, display_name=meta.name,
+            version=str(dist.version), kind=dist.kind, python_tags=dist.python_tags,
+            platform_tags=dist.platform_tags, size=len(data), sha256=sha256, md5=md5,
+            blake2_256=blake2, requires_python=meta.requires_python, summary=meta.summary,
+            metadata_sha256=hashlib.sha256(meta.raw).hexdigest(), uploaded=time.time())
+        return NewFile(record=record, metadata=meta.raw, data=data)

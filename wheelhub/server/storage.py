@@ -1,0 +1,181 @@
+"""The storage interface the hub talks to, and the records it passes around.
+
+The HTTP layer and the CLI use only :class:`Storage`; :mod:`wheelhub.server.sqlite`
+is the embedded implementation (SQLite in WAL mode plus content-addressed files on
+disk). A PostgreSQL + object-storage implementation would implement the same
+protocol: every method is one atomic operation.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+class Scope(enum.IntEnum):
+    """Token scopes; each one includes the ones below it."""
+
+    READ = 1
+    UPLOAD = 2
+    ADMIN = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        return cls[text.upper()]
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Owner:
+    name: str
+    private: bool
+    created: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Label:
+    owner: str
+    name: str
+    private: bool
+    created: float
+    files: int = 0
+    projects: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Visibility:
+    """What one lookup tells a request about an owner/label pair before it is served."""
+
+    owner_exists: bool
+    owner_private: bool
+    label_exists: bool
+    label_private: bool
+
+    @property
+    def private(self) -> bool:
+        return self.owner_private or self.label_private
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FileRecord:
+    filename: str
+    project: str  # normalized
+    display_name: str  # as in METADATA
+    version: str
+    kind: str  # bdist_wheel | sdist
+    python_tags: tuple[str, ...]
+    platform_tags: tuple[str, ...]
+    size: int
+    sha256: str
+    md5: str
+    blake2_256: str
+    requires_python: str | None
+    summary: str | None
+    metadata_sha256: str
+    uploaded: float
+    yanked: str | None = None  # None: not yanked; "" yanked without a reason
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewFile:
+    """A validated upload, ready to store. ``data`` holds the archive bytes."""
+
+    record: FileRecord
+    metadata: bytes
+    data: bytes
+
+
+class AddOutcome(enum.Enum):
+    CREATED = "created"  # new file stored and added to the label
+    LINKED = "linked"  # file already stored (same bytes); now also in this label
+    UNCHANGED = "unchanged"  # identical re-upload: nothing to do
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page:
+    """A precomputed simple-API page in one representation."""
+
+    etag: str
+    body: bytes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PageLookup:
+    visibility: Visibility
+    page: Page | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TokenRecord:
+    id: int
+    owner: str
+    scope: Scope
+    label_glob: str | None
+    expires: float | None
+    revoked: float | None
+    created: float
+    hint: str
+    description: str
+
+    def is_active(self, now: float) -> bool:
+        return self.revoked is None and (self.expires is None or self.expires > now)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Selection:
+    """Which files of a label an operation applies to: all, a project, a version, a file."""
+
+    project: str | None = None
+    version: str | None = None
+    filename: str | None = None
+
+
+class Storage(Protocol):
+    """Owners, labels, files, precomputed pages and token hashes."""
+
+    root: Path
+
+    def close(self) -> None: ...
+
+    # owners and labels
+    def create_owner(self, name: str, *, private: bool = False,
+                     exist_ok: bool = False) -> Owner: ...
+    def get_owner(self, name: str) -> Owner | None: ...
+    def list_owners(self) -> list[Owner]: ...
+    def set_owner_private(self, name: str, private: bool) -> None: ...
+    def create_label(self, owner: str, label: str, *, private: bool = False) -> Label: ...
+    def list_labels(self, owner: str) -> list[Label]: ...
+    def set_label_private(self, owner: str, label: str, private: bool) -> None: ...
+    def visibility(self, owner: str, label: str) -> Visibility: ...
+
+    # files
+    def add_file(self, owner: str, label: str, new: NewFile, *,
+                 create_label: bool) -> AddOutcome: ...
+    def find_file(self, owner: str, label: str, filename: str) -> FileRecord | None: ...
+    def blob_path(self, sha256: str) -> Path: ...
+    def core_metadata(self, owner: str, label: str, filename: str) -> bytes | None: ...
+    def list_files(self, owner: str, label: str,
+                   selection: Selection | None = None) -> list[FileRecord]: ...
+    def page(self, owner: str, label: str, project: str, *, json: bool,
+             gzip: bool) -> PageLookup: ...
+
+    # label operations, each atomic
+    def copy(self, owner: str, source: str, target: str, selection: Selection, *,
+             move: bool, create_target: bool = True) -> int: ...
+    def remove(self, owner: str, label: str, selection: Selection) -> int: ...
+    def delete_label(self, owner: str, label: str) -> int: ...
+    def yank(self, owner: str, label: str, selection: Selection, reason: str | None) -> int: ...
+    def collect_garbage(self) -> int: ...
+
+    # tokens
+    def add_token(self, *, owner: str, token_hash: str, scope: Scope, label_glob: str | None,
+                  expires: float | None, hint: str, description: str) -> TokenRecord: ...
+    def find_token(self, token_hash: str) -> TokenRecord | None: ...
+    def list_tokens(self, owner: str | None = None) -> list[TokenRecord]: ...
+    def revoke_token(self, token_id: int) -> bool: ...
+

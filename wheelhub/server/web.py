@@ -1,0 +1,128 @@
+"""Human web pages: the owner page (labels) and the label page (projects, versions, wheels)."""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Sequence
+
+from packaging.version import InvalidVersion, Version
+
+from wheelhub.server.names import DEFAULT_LABEL
+from wheelhub.server.simple import upload_time
+from wheelhub.server.storage import FileRecord, Label, Owner
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}
+h1{font-size:1.6rem} h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
+h3{font-size:1rem;margin:1rem 0 .3rem} table{border-collapse:collapse;width:100%;font-size:.9rem}
+td,th{text-align:left;padding:.2rem .6rem;border-bottom:1px solid #eee}
+.install{display:flex;gap:.5rem;align-items:center;background:#f4f6f8;padding:.6rem;
+border-radius:6px} .install code{flex:1;font-size:.95rem;overflow-x:auto;white-space:nowrap}
+.tag{font-family:monospace} .muted{color:#777} .private{color:#a33;font-weight:bold}
+"""
+_SCRIPT = """
+for (const b of document.querySelectorAll('button.copy')) {
+  b.addEventListener('click', () => {
+    const text = document.getElementById(b.dataset.target).textContent;
+    navigator.clipboard.writeText(text).then(() => { b.textContent = 'Copied'; });
+  });
+}
+"""
+
+
+def _page(title: str, body: str) -> bytes:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+            f"<body>{body}<script>{_SCRIPT}</script></body></html>\n").encode()
+
+
+def size_text(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def home_page(owners: Sequence[Owner], prefix: str) -> bytes:
+    items = "".join(f'<li><a href="{html.escape(prefix)}/{html.escape(o.name)}/">'
+                    f"{html.escape(o.name)}</a></li>" for o in owners)
+    return _page("wheelhub", f"<h1>wheelhub</h1><ul id='owners'>{items}</ul>")
+
+
+def _label_path(owner: str, label: str) -> str:
+    return f"/{owner}/" if label == DEFAULT_LABEL else f"/{owner}/label/{label}/"
+
+
+def owner_page(owner: Owner, labels: Sequence[Label], base: str) -> bytes:
+    rows = "".join(
+        f'<tr class="label" data-label="{html.escape(lab.name)}">'
+        f'<td><a href="{html.escape(base + _label_path(owner.name, lab.name))}">'
+        f"{html.escape(lab.name)}</a>{' <span class=private>private</span>' if lab.private else ''}"
+        f"</td><td>{lab.projects}</td><td>{lab.files}</td></tr>" for lab in labels)
+    body = (f"<h1>{html.escape(owner.name)}</h1>"
+            f"<table id='labels'><tr><th>Label</th><th>Projects</th><th>Files</th></tr>"
+            f"{rows}</table>")
+    return _page(f"{owner.name} - wheelhub", body)
+
+
+def _version_key(text: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        return (0, text)
+
+
+def _install_box(ident: str, line: str) -> str:
+    return (f'<div class="install"><code id="{ident}">{html.escape(line)}</code>'
+            f'<button class="copy" data-target="{ident}">Copy</button></div>')
+
+
+def label_page(owner: str, label: str, files: Sequence[FileRecord], *, base_url: str,
+               prefix: str, private: bool) -> bytes:
+    """Projects, their versions, and files grouped by Python tag and platform."""
+    shown_prefix = "/t/$WHEELHUB_TOKEN" if private else ""
+    root = prefix.split("/t/", maxsplit=1)[0]  # never print a token into the page
+    index = f"{base_url}{root}{shown_prefix}{_label_path(owner, label)}simple/"
+    link_base = f"{prefix}{_label_path(owner, label)}"
+    sections = []
+    by_project = itertools.groupby(sorted(files, key=lambda r: r.project), key=lambda r: r.project)
+    for project, project_files in by_project:
+        records = list(project_files)
+        display = records[-1].display_name
+        summary = next((r.summary for r in records if r.summary), "")
+        parts = [f'<section class="project" id="project-{html.escape(project)}">'
+                 f"<h2>{html.escape(display)}</h2>"
+                 f"<p class='muted'>{html.escape(summary or '')}</p>",
+                 _install_box(f"pip-{html.escape(project)}",
+                              f"pip install --extra-index-url {index} {project}")]
+        versions = sorted({r.version for r in records}, key=_version_key, reverse=True)
+        for version in versions:
+            rows = sorted((r for r in records if r.version == version),
+                          key=lambda r: (r.python_tags, r.platform_tags, r.filename))
+            body_rows = "".join(
+                f'<tr class="file" data-python="{html.escape(".".join(r.python_tags))}" '
+                f'data-platform="{html.escape(".".join(r.platform_tags))}">'
+                f'<td class="tag">{html.escape(", ".join(r.python_tags))}</td>'
+                f'<td class="tag">{html.escape(", ".join(r.platform_tags))}</td>'
+                f'<td><a href="{html.escape(link_base)}files/{html.escape(r.filename)}">'
+                f"{html.escape(r.filename)}</a>"
+                f"{' <span class=private>yanked</span>' if r.yanked is not None else ''}</td>"
+                f'<td class="size">{size_text(r.size)}</td>'
+                f'<td class="uploaded">{upload_time(r.uploaded)[:19].replace("T", " ")} UTC</td>'
+                "</tr>" for r in rows)
+            parts.append(f'<h3 class="version">{html.escape(version)}</h3><table>'
+                         "<tr><th>Python</th><th>Platform</th><th>File</th><th>Size</th>"
+                         f"<th>Uploaded</th></tr>{body_rows}</table>")
+        parts.append("</section>")
+        sections.append("".join(parts))
+    title = f"{owner} / {label}"
+    header = (f"<h1>{html.escape(title)}"
+              f"{' <span class=private>private</span>' if private else ''}</h1>"
+              f"<p>{len({r.project for r in files})} projects, {len(files)} files</p>"
+              + _install_box("pip-line", f"pip install --extra-index-url {index} <project>"))
+    empty = "" if files else "<p id='empty'>No files in this label yet.</p>"
+    return _page(f"{title} - wheelhub", header + empty + "".join(sections))
