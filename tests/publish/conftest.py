@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import socket
@@ -50,7 +51,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     import wheelhub.cli as cli_mod
 
     monkeypatch.setattr(cli_mod, "COMMAND_MODULES",
-                        ("wheelhub.cli.label_for",))
+                        ("wheelhub.cli.publish", "wheelhub.cli.label_for"))
 
     def run(*argv: str, env: Mapping[str, str] | None = None,
             cwd: Path | None = None) -> CliResult:
@@ -60,7 +61,14 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
             if cwd is not None:
                 patch.chdir(cwd)
             capsys.readouterr()
-            code = cli_mod.main(list(argv))
+            try:
+                code = cli_mod.main(list(argv))
+            finally:
+                # main() points the wheelhub logger at this test's captured stderr
+                root = logging.getLogger("wheelhub")
+                for handler in list(root.handlers):
+                    root.removeHandler(handler)
+                root.propagate = True
             captured = capsys.readouterr()
         return CliResult(code=code, out=captured.out, err=captured.err)
 

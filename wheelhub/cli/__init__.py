@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "wheelhub.cli.build",
     "wheelhub.cli.config",
     "wheelhub.cli.label_for",
+    "wheelhub.cli.publish",
     "wheelhub.cli.serve",
     "wheelhub.cli.token",
     "wheelhub.cli.label",

@@ -1,0 +1,197 @@
+"""Twine-compatible indexes: the wheelhub hub, devpi, pypiserver, Artifactory, GitLab.
+
+Uploads go through twine's own library (``twine.repository.Repository`` and
+``twine.package.PackageFile``), one attempt per call: the planner owns retries. What is
+already there is read from the simple API: PEP 691 JSON where the index offers it, PEP 503
+HTML (``#sha256=`` fragments) otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from html.parser import HTMLParser
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from wheelhub.errors import TargetAuthError, TargetError
+from wheelhub.log import get_logger
+from wheelhub.publish.model import Candidate
+from wheelhub.publish.target import Listing, UploadFailedError
+from wheelhub.redact import redact
+
+log = get_logger("publish")
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def _session(auth: tuple[str, str] | None) -> requests.Session:
+    session = requests.Session()
+    retry = Retry(total=3, connect=3, read=2, backoff_factor=0.3, allowed_methods=["GET", "HEAD"],
+                  status_forcelist=[502, 503, 504], raise_on_status=False)
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.auth = auth
+    session.headers["User-Agent"] = "wheelhub-publish"
+    return session
+
+
+class _Links(HTMLParser):
+    """Anchors of a PEP 503 page: (filename, sha256)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href") if tag == "a" else None
+        if not href:
+            return
+        path, _, fragment = href.partition("#")
+        name = unquote(urlsplit(path).path.rsplit("/", 1)[-1])
+        algo, _, digest = fragment.partition("=")
+        self.files[name] = digest.lower() if algo == "sha256" else ""
+
+
+def parse_listing(body: bytes, content_type: str) -> dict[str, str]:
+    """filename -> sha256 from a simple-API project page (JSON or HTML)."""
+    if "json" in content_type:
+        data = json.loads(body)
+        return {f["filename"]: str(f.get("hashes", {}).get("sha256", "")).lower()
+                for f in data.get("files", ())}
+    parser = _Links()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    return parser.files
+
+
+class IndexTarget:
+    """A twine upload URL plus the simple index to read what is there."""
+
+    def __init__(self, *, upload_url: str, index_url: str, kind: str, token: str | None,
+                 token_env: str, username: str = "__token__", timeout: float = 60.0,
+                 notes: Sequence[str] = ()) -> None:
+        self.kind = kind
+        self.upload_url = upload_url
+        self.index_url = index_url if index_url.endswith("/") else index_url + "/"
+        self.description = redact(upload_url, [token or ""])
+        self.notes = tuple(notes)
+        self._token = token
+        self._token_env = token_env
+        self._username = username
+        self._timeout = timeout
+        self._read = _session((username, token) if token else None)
+
+    # -- reading ---------------------------------------------------------------------------
+    def existing(self, projects: Iterable[str]) -> Listing:
+        found: dict[str, str] = {}
+        for project in sorted(set(projects)):
+            found.update(self._project_files(project))
+        return found
+
+    def _project_files(self, project: str) -> dict[str, str]:
+        url = urljoin(self.index_url, f"{project}/")
+        shown = redact(url, [self._token or ""])
+        try:
+            response = self._read.get(url, headers={"Accept": ACCEPT}, timeout=self._timeout)
+        except requests.RequestException as error:
+            raise TargetError.unreachable(shown, _short(error)) from None
+        if response.status_code == 404:
+            return {}
+        if response.status_code in (401, 403):
+            raise TargetAuthError.rejected(shown, response.status_code, self._token_env,
+                                           bool(self._token))
+        if response.status_code != 200:
+            raise TargetError.unexpected(shown, response.status_code, response.reason or "")
+        try:
+            return parse_listing(response.content, response.headers.get("Content-Type", ""))
+        except (ValueError, KeyError, TypeError) as error:
+            raise TargetError.unexpected(shown, 200, f"not a simple index page: {error}") \
+                from None
+
+    # -- uploading -------------------------------------------------------------------------
+    def upload(self, candidate: Candidate) -> None:
+        from twine.exceptions import TwineException
+        from twine.package import PackageFile
+        from twine.repository import Repository
+
+        try:
+            package = PackageFile.from_filename(str(candidate.path), None)
+        except TwineException as error:
+            raise UploadFailedError(f"twine cannot read it: {error}") from None
+        repository = Repository(self.upload_url, self._username, self._token,
+                                disable_progress_bar=True)
+        try:
+            response = repository.upload(package, max_redirects=1)  # one attempt; we retry
+        except requests.RequestException as error:
+            raise UploadFailedError(f"network error: {_short(error)}", transient=True) from None
+        finally:
+            repository.close()
+        status = response.status_code
+        response.close()
+        if 200 <= status < 300:
+            return
+        if status in (401, 403):
+            raise TargetAuthError.rejected(self.description, status, self._token_env,
+                                           bool(self._token))
+        reason = _reason(response)
+        if status == 409:
+            raise UploadFailedError(f"HTTP 409 conflict: {reason}", conflict=True, status=status)
+        if status in (301, 302, 303, 307, 308):
+            where = response.headers.get("Location")
+            raise UploadFailedError(f"HTTP {status} redirect to {where}: is --to the upload URL?",
+                                    status=status)
+        raise UploadFailedError(f"HTTP {status}: {reason}", transient=status in TRANSIENT_STATUS,
+                            status=status)
+
+    def finish(self, published: Sequence[Candidate]) -> None:
+        return None
+
+    def close(self) -> None:
+        self._read.close()
+
+
+def _reason(response: requests.Response) -> str:
+    text = (response.text or "").strip().splitlines()
+    detail = text[0][:200] if text else ""
+    return redact(detail or response.reason or "")
+
+
+def _short(error: BaseException) -> str:
+    text = str(error)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "Failed to resolve" in text:
+        return "host not found"
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    if isinstance(error, requests.ConnectionError):
+        return "connection dropped" if "Aborted" in text or "reset" in text else \
+            redact(text.splitlines()[0][:160])
+    return redact(text.splitlines()[0][:160] if text else type(error).__name__)
+
+
+def probe_hub(to: str, label: str, token: str | None, timeout: float = 10.0) -> bool:
+    """Does *to* (``http://hub:8080/acme``) look like a wheelhub hub?"""
+    base = to.rstrip("/")
+    session = _session(("__token__", token) if token else None)
+    try:
+        for url in (f"{base}/label/{label}/simple/", base.rsplit("/", 1)[0] + "/_health"):
+            try:
+                response = session.get(url, headers={"Accept": ACCEPT}, timeout=timeout)
+            except requests.RequestException:
+                return False
+            if url.endswith("/_health"):
+                if response.status_code == 200 and response.text.strip() == "ok":
+                    return True
+            elif response.status_code == 200 and JSON_TYPE in response.headers.get(
+                    "Content-Type", ""):
+                return True
+        return False
+    finally:
+        session.close()
