@@ -19,7 +19,8 @@ h3{font-size:1rem;margin:1rem 0 .3rem} table{border-collapse:collapse;width:100%
 td,th{text-align:left;padding:.2rem .6rem;border-bottom:1px solid #eee}
 .install{display:flex;gap:.5rem;align-items:center;background:#f4f6f8;padding:.6rem;
 border-radius:6px} .install code{flex:1;font-size:.95rem;overflow-x:auto;white-space:nowrap}
-.tag{font-family:monospace} .muted{color:#777} .private{color:#a33;font-weight:bold}
+.tag{font-family:monospace} td.size,td.uploaded{white-space:nowrap}
+.muted{color:#777} .private{color:#a33;font-weight:bold}
 """
 _SCRIPT = """
 for (const b of document.querySelectorAll('button.copy')) {
