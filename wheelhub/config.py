@@ -281,7 +281,7 @@ class BuildOptions:
             raw = config.get(name)
             if raw == "":
                 return None
-            path = (cwd / raw).resolve()
+            path: Path = (cwd / str(raw)).resolve()
             # A default file that does not exist is simply not used; an explicit one must exist.
             if optional_default and config.values[name].source == "default" and not path.exists():
                 return None

@@ -33,7 +33,9 @@ class PythonPrefix:
         match = _PREFIX.match(name if "-" in name else name + "-")
         if not match:
             return None
-        tag = f"{match['impl']}{match['major']}{match['minor']}{match['suffix']}"
+        # Free-threaded builds carry the "t" in the ABI part: cp313-cp313t.
+        threaded = "t" if match["suffix"] or name.rsplit("-", maxsplit=1)[-1].endswith("t") else ""
+        tag = f"{match['impl']}{match['major']}{match['minor']}{threaded}"
         return cls(tag=tag, path=f"{root.rstrip('/')}/{name}")
 
 
@@ -64,8 +66,9 @@ def select_pythons(selector: str, available: Sequence[PythonPrefix], *,
             matches = list(available)
         else:
             matches = [p for p in available
-                       if fnmatch.fnmatchcase(p.tag, part)
-                       or fnmatch.fnmatchcase(p.path.rsplit("/", 1)[-1], part)]
+                       if (fnmatch.fnmatchcase(p.tag, part)
+                           or fnmatch.fnmatchcase(p.path.rsplit("/", 1)[-1], part))
+                       and (not p.tag.endswith("t") or part.endswith("t"))]
         if not matches:
             raise PythonSelectionError.no_match(part, image, [p.tag for p in available])
         chosen.extend(m for m in matches if m not in chosen)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from wheelhub.config import BuildOptions, Recipe
 from wheelhub.engines.base import Session, shell_join
+from wheelhub.fileio import chown_to_user
 from wheelhub.log import get_logger, prefix
-from wheelhub.manifest import Entry, WheelRecord
+from wheelhub.manifest import BuildStatus, Entry, WheelRecord
 from wheelhub.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
 from wheelhub.repair import explain_failure, needs_repair, repair_command
 from wheelhub.requirements import RequirementSet
@@ -34,6 +35,7 @@ class LogCapture:
 
     def __post_init__(self) -> None:
         self._handle = self.path.open("w", encoding="utf-8")
+        chown_to_user(self.path)
 
     def __call__(self, line: str) -> None:
         self._handle.write(line + "\n")
@@ -183,7 +185,7 @@ class PrefixBuild:
         closure = [r.project for r in records]
         inputs = entry_inputs(planned.line, planned.python, self.common, recipes,
                               pins_by_project(self.requirements), closure)
-        status = "built" if records else "skipped"
+        status: BuildStatus = "built" if records else "skipped"
         error = "" if records else "no wheel produced (markers exclude this Python?)"
         return Entry(requirement=str(planned.line.requirement), project=project,
                      python=self.tag, key=key_of(inputs), status=status, wheels=tuple(records),
@@ -232,7 +234,7 @@ class PrefixBuild:
         if code != 0:
             lines = list(capture.tail)[max(0, start - TAIL_LINES):]
             return "error:" + explain_failure(lines, plat=self.plat)
-        name = wheel.rsplit("/", 1)[-1].split("-")[0]
+        name = wheel.rsplit("/", 1)[-1].split("-", maxsplit=1)[0]
         produced = [w for w in self.session.list_files(repaired_dir, ".whl")
                     if w.rsplit("/", 1)[-1].split("-")[0] == name]
         if not produced:

@@ -40,8 +40,9 @@ class HostSession:
         self._processes.add(process)
         buffer = LineBuffer(sink)
         try:
-            assert process.stdout is not None
-            for chunk in iter(lambda: process.stdout.read1(65536), b""):  # type: ignore[union-attr]
+            stdout = process.stdout
+            assert stdout is not None
+            while chunk := os.read(stdout.fileno(), 65536):
                 buffer.feed(chunk)
             return process.wait()
         finally:

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wheelhub.errors import PythonSelectionError
+from wheelhub.manifest import Entry, Manifest, WheelRecord
+from wheelhub.plan import CommonInputs, entry_inputs, key_of, make_plan, pins_by_project
+from wheelhub.pythons import prefixes_from_listing, select_pythons
+from wheelhub.requirements import parse_requirements
+
+AVAILABLE = prefixes_from_listing(
+    "/opt/python", ["cp310-cp310", "cp311-cp311", "cp312-cp312", "cp313-cp313", "cp313-cp313t",
+                    "pp310-pypy310_pp73", "README"])
+COMMON = CommonInputs(image_id="sha256:abc", hook_sha256="h", build_requirements_sha256="b",
+                      plat="manylinux_2_28_x86_64", build_options=())
+
+
+def tags(selector: str) -> list[str]:
+    return [p.tag for p in select_pythons(selector, AVAILABLE, image="img")]
+
+
+def test_selectors() -> None:
+    assert tags("cp311,cp312") == ["cp311", "cp312"]
+    assert tags("cp31*") == ["cp310", "cp311", "cp312", "cp313"]  # free-threaded: explicit only
+    assert tags("cp313t") == ["cp313t"]
+    assert tags("cp313") == ["cp313"]
+    assert len(tags("all")) == 6
+    with pytest.raises(PythonSelectionError) as caught:
+        select_pythons("cp39", AVAILABLE, image="img")
+    assert "matches nothing in img (it has: cp310, cp311, cp312, cp313, cp313t, pp310)" in (
+        caught.value.message)
+
+
+def _wheel(name: str, path: Path) -> WheelRecord:
+    import hashlib
+
+    data = b"wheel bytes " + name.encode()
+    (path / name).write_bytes(data)
+    project = name.split("-", maxsplit=1)[0].replace("_", "-")
+    return WheelRecord(filename=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                       project=project, version=name.split("-")[1], tags=("py3-none-any",))
+
+
+def test_one_pin_change_invalidates_only_entries_whose_closure_holds_it(tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text("a==1\nb==1\nc==1\n")
+    parsed = parse_requirements(req)
+    python = select_pythons("cp311", AVAILABLE, image="img")[0]
+    wheels = {"a": [_wheel("a-1-py3-none-any.whl", tmp_path)],
+              "b": [_wheel("b-1-py3-none-any.whl", tmp_path), _wheel("a-1-py3-none-any.whl", tmp_path)],
+              "c": [_wheel("c-1-py3-none-any.whl", tmp_path)]}
+    pins = pins_by_project(parsed)
+    entries = []
+    for line in parsed.requirements:
+        closure = [w.project for w in wheels[line.project]]
+        inputs = entry_inputs(line, python, COMMON, {}, pins, closure)
+        entries.append(Entry(requirement=str(line.requirement), project=line.project,
+                             python="cp311", key=key_of(inputs), status="built",
+                             wheels=tuple(wheels[line.project])))
+    manifest = Manifest(entries=tuple(entries))
+
+    def plan_for(text: str) -> dict[str, bool]:
+        req.write_text(text)
+        plan = make_plan(requirements=parse_requirements(req), available=AVAILABLE,
+                         selector="cp311", image="img", common=COMMON, recipes={},
+                         manifest=manifest, wheelhouse=tmp_path, force=False)
+        return {e.line.project: e.needs_build for e in plan.entries}
+
+    assert plan_for("a==1\nb==1\nc==1\n") == {"a": False, "b": False, "c": False}
+    assert plan_for("a==2\nb==1\nc==1\n") == {"a": True, "b": True, "c": False}
+    (tmp_path / "c-1-py3-none-any.whl").write_bytes(b"tampered")
+    assert plan_for("a==1\nb==1\nc==1\n") == {"a": False, "b": False, "c": True}
