@@ -220,7 +220,7 @@ def pypiserver(tmp_path: Path) -> Iterator[PypiServer]:
     htpasswd.write_text(f"ci:{{SHA}}{digest}\n")
     port = free_port()
     argv = [str(VENV_BIN / "pypi-server"), "run", "-p", str(port), "-i", "127.0.0.1",
-            "--server", "waitress", "-a", "update", "-P", str(htpasswd),
+            "--server", "auto", "-a", "update", "-P", str(htpasswd),
             "--hash-algo", "sha256", str(packages)]
     with running(argv, f"http://127.0.0.1:{port}/simple/", log=tmp_path / "pypiserver.log"):
         yield PypiServer(url=f"http://127.0.0.1:{port}/", packages=packages,

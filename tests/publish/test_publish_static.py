@@ -74,7 +74,7 @@ def test_adding_a_wheel_rewrites_only_the_pages_that_change(tmp_path: Path) -> N
     assert changed == {"main/simple/beta-pkg/index.html", "main/simple/beta-pkg/index.json",
                        "_files/beta_pkg-3.0-py3-none-any.whl",
                        "_files/beta_pkg-3.0-py3-none-any.whl.metadata"}
-    assert not [p for p in index.rglob("*.tmp")]
+    assert not list(index.rglob("*.tmp"))
 
 
 def test_labels_are_separate_subtrees_sharing_files(tmp_path: Path, wheelhouse: Path) -> None:

@@ -8,7 +8,9 @@ HTML (``#sha256=`` fragments) otherwise.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterable, Sequence
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit
@@ -30,10 +32,10 @@ ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-def _session(auth: tuple[str, str] | None) -> requests.Session:
+def _session(auth: tuple[str, str] | None, retries: int = 3) -> requests.Session:
     session = requests.Session()
-    retry = Retry(total=3, connect=3, read=2, backoff_factor=0.3, allowed_methods=["GET", "HEAD"],
-                  status_forcelist=[502, 503, 504], raise_on_status=False)
+    retry = Retry(total=retries, connect=retries, read=min(2, retries), backoff_factor=0.3,
+                  allowed_methods=["GET", "HEAD"], status_forcelist=[502, 503, 504], raise_on_status=False)
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -140,8 +142,10 @@ class IndexTarget:
             raise TargetAuthError.rejected(self.description, status, self._token_env,
                                            bool(self._token))
         reason = _reason(response)
-        if status == 409:
-            raise UploadFailedError(f"HTTP 409 conflict: {reason}", conflict=True, status=status)
+        # PyPI and pypiserver say "File already exists" with a 400; the hub and devpi use 409
+        if status == 409 or (status == 400 and "already exist" in reason.lower()):
+            raise UploadFailedError(f"HTTP {status} conflict: {reason}", conflict=True,
+                                    status=status)
         if status in (301, 302, 303, 307, 308):
             where = response.headers.get("Location")
             raise UploadFailedError(f"HTTP {status} redirect to {where}: is --to the upload URL?",
@@ -157,8 +161,12 @@ class IndexTarget:
 
 
 def _reason(response: requests.Response) -> str:
-    text = (response.text or "").strip().splitlines()
-    detail = text[0][:200] if text else ""
+    """The server's explanation as one short line (HTML error pages reduced to their text)."""
+    text = response.text or ""
+    if "<" in text:
+        text = re.sub(r"(?is)<(script|style|title|head)\b.*?</\1>", " ", text)
+        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    detail = " ".join(text.split())[:200]
     return redact(detail or response.reason or "")
 
 
@@ -179,9 +187,12 @@ def _short(error: BaseException) -> str:
 def probe_hub(to: str, label: str, token: str | None, timeout: float = 10.0) -> bool:
     """Does *to* (``http://hub:8080/acme``) look like a wheelhub hub?"""
     base = to.rstrip("/")
-    session = _session(("__token__", token) if token else None)
+    parts = urlsplit(base)
+    parent = parts.path.rstrip("/").rsplit("/", 1)[0] if parts.path.strip("/") else ""
+    health = f"{parts.scheme}://{parts.netloc}{parent}/_health"
+    session = _session(("__token__", token) if token else None, retries=0)
     try:
-        for url in (f"{base}/label/{label}/simple/", base.rsplit("/", 1)[0] + "/_health"):
+        for url in (f"{base}/label/{label}/simple/", health):
             try:
                 response = session.get(url, headers={"Accept": ACCEPT}, timeout=timeout)
             except requests.RequestException:
