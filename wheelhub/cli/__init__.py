@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "wheelhub.cli.token",
     "wheelhub.cli.label",
     "wheelhub.cli.owner",
+    "wheelhub.cli.ci",
 )
 
 
