@@ -64,6 +64,7 @@ class LabelRules:
         values: dict[str, Any] = {}
         for key, value in raw.items():
             name = str(key).replace("-", "_")
+            name = _ALIASES.get(name, name)
             if name not in known:
                 raise ConfigError.unknown_key(str(key), source, known)
             values[name] = value
@@ -91,6 +92,10 @@ class LabelRules:
             raise ConfigError(f"{source}.leading_digit_prefix: '{rules.leading_digit_prefix}' "
                               "must start with a letter", hint="for example  b  or  branch-")
         return rules
+
+
+# Short spellings accepted in wheelhub.yaml.
+_ALIASES = {"main": "main_branches", "release": "release_tags"}
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:

@@ -46,7 +46,8 @@ CliRunner = Callable[..., CliResult]
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRunner:
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> CliRunner:
     """Run ``wheelhub`` in-process through its real error boundary (only our commands)."""
     import wheelhub.cli as cli_mod
 
@@ -58,8 +59,8 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         with monkeypatch.context() as patch:
             for key, value in (env or {}).items():
                 patch.setenv(key, value)
-            if cwd is not None:
-                patch.chdir(cwd)
+            # away from the repository's own wheelhub.yaml unless a test says otherwise
+            patch.chdir(cwd if cwd is not None else tmp_path)
             capsys.readouterr()
             try:
                 code = cli_mod.main(list(argv))

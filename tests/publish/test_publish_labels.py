@@ -90,6 +90,7 @@ def test_branch_without_any_usable_character_is_a_clear_error(ref: str) -> None:
 
 
 def test_rules_from_wheelhub_yaml_section() -> None:
+    assert LabelRules.from_mapping({"main": ["trunk"]}).main_branches == ("trunk",)  # alias
     rules = LabelRules.from_mapping({
         "main_branches": ["trunk"], "main-label": "stable", "release_tags": "rel-*",
         "release_label": "releases", "map": {"develop": "dev"}, "leading_digit_prefix": "n"})

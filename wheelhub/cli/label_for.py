@@ -13,7 +13,7 @@ from wheelhub.labels import LabelRules, label_for, rules_from_sections
 
 HELP_RULES = """\
 label rules (wheelhub.yaml, section `labels:`):
-  main_branches: [main, master]     branches that publish to main_label
+  main_branches: [main, master]     branches that publish to main_label (alias: main)
   main_label: main
   release_tags: ['v[0-9]*', '[0-9]*.[0-9]*']   tag globs that publish to release_label
   release_label: main

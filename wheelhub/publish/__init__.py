@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 from wheelhub.errors import TargetError
 from wheelhub.labels import check_label
 from wheelhub.log import get_logger
-from wheelhub.publish.anaconda import ANACONDA_HOSTS, AnacondaTarget, ApiFactory, default_api
+from wheelhub.publish.anaconda import ANACONDA_HOSTS, AnacondaTarget, ApiFactory
 from wheelhub.publish.index import IndexTarget, probe_hub
 from wheelhub.publish.model import (
     Candidate,
@@ -52,7 +52,7 @@ def detect_kind(to: str) -> Kind:
     return "index"
 
 
-def open_target(options: PublishOptions, *, anaconda_api: ApiFactory = default_api) -> Target:
+def open_target(options: PublishOptions, *, anaconda_api: ApiFactory | None = None) -> Target:
     kind = options.kind if options.kind != "auto" else detect_kind(options.to)
     to = options.to
     if kind == "dir":
@@ -83,7 +83,7 @@ def open_target(options: PublishOptions, *, anaconda_api: ApiFactory = default_a
 
 
 def publish(options: PublishOptions, *, target: Target | None = None,
-            anaconda_api: ApiFactory = default_api, sleep: Sleep = time.sleep) -> PublishResult:
+            anaconda_api: ApiFactory | None = None, sleep: Sleep = time.sleep) -> PublishResult:
     """Publish the good wheels of ``options.wheelhouse`` to ``options.to`` under its label."""
     check_label(options.label)
     selection = select(options.wheelhouse, allow_untested=options.allow_untested)

@@ -15,6 +15,7 @@ from typing import Any
 
 from wheelhub.errors import TargetAuthError, TargetError
 from wheelhub.log import get_logger
+from wheelhub.publish.index import short_error
 from wheelhub.publish.model import Candidate
 from wheelhub.publish.target import Listing, UploadFailedError
 
@@ -56,14 +57,14 @@ class AnacondaTarget:
     kind = "anaconda"
 
     def __init__(self, *, owner: str, label: str, token: str | None, token_env: str,
-                 api_factory: ApiFactory = default_api) -> None:
+                 api_factory: ApiFactory | None = None) -> None:
         self.owner = owner
         self.label = label
         self.description = f"anaconda.org/{owner} (label {label})"
         self.notes: tuple[str, ...] = ()
         self._token_env = token_env
         self._had_token = bool(token)
-        self._api = api_factory(token)
+        self._api = (api_factory or default_api)(token)
         self._unauthorized, self._not_found, self._conflict, self._server = _errors()
 
     def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -81,7 +82,7 @@ class AnacondaTarget:
             raise UploadFailedError(f"{what}: conflict ({error})", conflict=True, status=409) \
                 from None
         except (self._server, requests.ConnectionError, requests.Timeout) as error:
-            raise UploadFailedError(f"{what}: {error}", transient=True) from None
+            raise UploadFailedError(f"{what}: {short_error(error)}", transient=True) from None
 
     def existing(self, projects: Iterable[str]) -> Listing:
         found: dict[str, str] = {}

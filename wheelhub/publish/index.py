@@ -102,7 +102,7 @@ class IndexTarget:
         try:
             response = self._read.get(url, headers={"Accept": ACCEPT}, timeout=self._timeout)
         except requests.RequestException as error:
-            raise TargetError.unreachable(shown, _short(error)) from None
+            raise TargetError.unreachable(shown, short_error(error)) from None
         if response.status_code == 404:
             return {}
         if response.status_code in (401, 403):
@@ -131,7 +131,7 @@ class IndexTarget:
         try:
             response = repository.upload(package, max_redirects=1)  # one attempt; we retry
         except requests.RequestException as error:
-            raise UploadFailedError(f"network error: {_short(error)}", transient=True) from None
+            raise UploadFailedError(f"network error: {short_error(error)}", transient=True) from None
         finally:
             repository.close()
         status = response.status_code
@@ -170,7 +170,7 @@ def _reason(response: requests.Response) -> str:
     return redact(detail or response.reason or "")
 
 
-def _short(error: BaseException) -> str:
+def short_error(error: BaseException) -> str:
     text = str(error)
     if "Connection refused" in text:
         return "connection refused"
