@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliRunner, Pkg, make_wheelhouse
+from tests.publish.conftest import CliRunner, Pkg, make_wheelhouse
 
 import wheelhub.publish.anaconda as anaconda_mod
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CliRunner, Pkg, import_from, make_wheelhouse, pip_install
+from tests.publish.conftest import CliRunner, Pkg, import_from, make_wheelhouse, pip_install
 
 hub_testing = pytest.importorskip("wheelhub.server.testing")
 hub_server = pytest.importorskip("wheelhub.server")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import (
+from tests.publish.conftest import (
     TOKEN,
     CliRunner,
     Pkg,

@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import (
+from tests.publish.conftest import (
     CliRunner,
     Pkg,
     free_port,

@@ -1,0 +1,112 @@
+"""Benchmark: wheelhub build (cold, warm, one pin changed) against the seed approach.
+
+The seed: one ``docker run`` per Python prefix doing ``pip install -r
+requirements-build.txt; pip wheel -r requirements.txt; auditwheel repair``, no cache.
+Both run in the same process on the same fixture set (tests/fixtures/packages) and
+image; ratios are printed against the targets:
+
+    cold <= 0.8 x seed, warm <= 0.05 x cold, one change <= 1.3 x that package's own build
+
+Usage: .venv/bin/python bench/build.py [--image IMAGE] [--python cp311,cp312]
+Needs Docker and the local images (scripts/build-test-images.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import make_sdist  # noqa: E402
+
+CA = "/etc/ssl/certs/ca-certificates.crt"
+HOOK = """\
+if ! [ -f /usr/include/yaml.h ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libyaml-dev >/dev/null
+fi
+export WHFIX_HOOK_FLAG=bench
+"""
+PACKAGES = ("whfix-clib", "whfix-optional", "whfix-pure", "whfix-dependent")
+
+
+def make_project(base: Path) -> Path:
+    project = base / "project"
+    (project / "dists").mkdir(parents=True)
+    for name in PACKAGES:
+        make_sdist(name, project / "dists")
+    make_sdist("whfix-pure", project / "dists", version="1.1")
+    (project / "requirements.txt").write_text(
+        "--find-links ./dists\n" + "".join(f"{name}==1.0\n" for name in PACKAGES))
+    (project / "requirements-build.txt").write_text("setuptools>=68\n")
+    (project / "build-setup.sh").write_text(HOOK)
+    return project
+
+
+def seed(project: Path, image: str, pythons: list[str]) -> float:
+    started = time.monotonic()
+    for tag in pythons:
+        py = f"/opt/python/{tag}-{tag}/bin/python"
+        script = (f"set -e; cd /project; . ./build-setup.sh; export PIP_CERT=/ca.crt; "
+                  f"{py} -m pip install -q -r requirements-build.txt; "
+                  f"{py} -m pip wheel -q -r requirements.txt -w /tmp/w; "
+                  "for w in /tmp/w/*linux_x86_64.whl; do auditwheel repair -w /out $w; done")
+        subprocess.run(["docker", "run", "--rm", "--network", "host", "-v", f"{project}:/project",
+                        "-v", f"{CA}:/ca.crt:ro", image, "bash", "-c", script],
+                       check=True, capture_output=True)
+    return time.monotonic() - started
+
+
+def wheelhub(project: Path, image: str, pythons: list[str], cache: Path) -> tuple[float, dict[str, object]]:
+    started = time.monotonic()
+    subprocess.run([str(ROOT / ".venv/bin/wheelhub"), "build", "--image", image, "--network", "host",
+                    "--ca-bundle", CA, "--python", ",".join(pythons), "--cache-dir", str(cache)],
+                   cwd=project, check=True, capture_output=True)
+    elapsed = time.monotonic() - started
+    return elapsed, json.loads((project / "wheelhouse" / "report.json").read_text())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image", default="wheelhub-local/builder:bookworm")
+    parser.add_argument("--python", default="cp311,cp312")
+    args = parser.parse_args()
+    pythons = args.python.split(",")
+    base = Path(tempfile.mkdtemp(prefix="wheelhub-bench-"))
+    try:
+        seed_time = seed(make_project(base / "seed"), args.image, pythons)
+        project = make_project(base / "wheelhub")
+        cache = base / "cache"
+        cold, _ = wheelhub(project, args.image, pythons, cache)
+        warm, _ = wheelhub(project, args.image, pythons, cache)
+        requirements = project / "requirements.txt"
+        requirements.write_text(requirements.read_text().replace("whfix-pure==1.0", "whfix-pure==1.1"))
+        changed, changed_report = wheelhub(project, args.image, pythons, cache)
+        entries = changed_report["entries"]
+        assert isinstance(entries, list)
+        rebuilt = [e for e in entries if e["status"] == "built"]
+        own = max((e["duration"] for e in rebuilt), default=0.0) or 1e-9
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    rows = [
+        ("seed (docker run per prefix, no cache)", seed_time, "", ""),
+        ("wheelhub cold", cold, f"{cold / seed_time:.2f}x seed", "target <= 0.80x"),
+        ("wheelhub warm (nothing changed)", warm, f"{warm / cold:.3f}x cold", "target <= 0.05x"),
+        ("wheelhub one pin changed", changed, f"{changed / own:.2f}x own build ({own:.1f}s)",
+         "target <= 1.30x"),
+    ]
+    for name, seconds, ratio, target in rows:
+        print(f"{name:42} {seconds:7.1f}s  {ratio:28} {target}")
+    print(f"rebuilt after the pin change: {sorted({e['project'] for e in rebuilt})}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
