@@ -80,6 +80,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "(default: $XDG_CACHE_HOME/wheelhub)"),
     OptionSpec(name="force", kind="bool", default=False,
                help="rebuild everything, ignoring the manifest's cache"),
+    OptionSpec(name="runtime_image", kind="str", default="python:{version}-slim",
+               help="image `wheelhub test` installs wheels into (no compiler, no -dev libs): "
+               "a template with {version} (3.11), or one image with the /opt/python/<tag> layout"),
 )
 OPTION_NAMES = tuple(spec.name for spec in OPTIONS)
 _SPECS = {spec.name: spec for spec in OPTIONS}

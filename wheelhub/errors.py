@@ -335,3 +335,65 @@ class TargetAuthError(TargetError):
         return cls(f"the index at {url} {what} {source}: HTTP {status} {meaning}",
                    hint=f"set {variable} to a token allowed to upload to this label "
                    "(or choose another variable with --token-env); nothing was uploaded")
+
+
+# --- test and shell (wheelhub/verify.py, wheelhub/shell.py) ---------------------------------
+
+
+class VerifyInputError(UsageError):
+    """`wheelhub test` has nothing to test; nothing was started."""
+
+    @classmethod
+    def missing_wheelhouse(cls, path: str) -> VerifyInputError:
+        return cls(f"wheelhouse '{path}' does not exist",
+                   hint="run `wheelhub build` first, or pass -w DIR")
+
+    @classmethod
+    def empty(cls, path: str) -> VerifyInputError:
+        return cls(f"wheelhouse '{path}' has no built wheels to test",
+                   hint="run `wheelhub build` first; test reads its wheelhub-manifest.json")
+
+    @classmethod
+    def no_python(cls, selector: str, built: Sequence[str]) -> VerifyInputError:
+        return cls(f"--python '{selector}' matches no Python the wheelhouse was built for "
+                   f"(built: {', '.join(built) or 'none'})",
+                   hint="use one of the tags listed, or 'all'")
+
+
+class ShellError(UsageError):
+    """`wheelhub shell` cannot open the requested shell; no container was left behind."""
+
+    @classmethod
+    def no_tty(cls) -> ShellError:
+        return cls("wheelhub shell needs an interactive terminal (stdin and stdout are not a TTY)",
+                   hint="run it from a terminal; in scripts use `wheelhub build -v` and its logs")
+
+    @classmethod
+    def no_docker_cli(cls) -> ShellError:
+        return cls("wheelhub shell needs the `docker` command-line client, which is not on PATH",
+                   hint="install the Docker CLI (docker-ce-cli or docker.io)")
+
+    @classmethod
+    def host_engine(cls) -> ShellError:
+        return cls("wheelhub shell opens a build container; --engine host has none",
+                   hint="you are already in the build environment: source the setup hook yourself")
+
+    @classmethod
+    def nothing_failed(cls, path: str) -> ShellError:
+        return cls(f"the last build in '{path}' has no failed entry to reopen",
+                   hint="use `wheelhub shell --python TAG [--package NAME]` instead")
+
+    @classmethod
+    def unknown_package(cls, name: str, known: Sequence[str]) -> ShellError:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = (f"did you mean '{close[0]}'?" if close
+                else f"requirements: {', '.join(known) or 'none'}")
+        return cls(f"--package '{name}' is not in the requirements", hint=hint)
+
+    @classmethod
+    def one_python(cls, selector: str, matched: Sequence[str]) -> ShellError:
+        return cls(f"--python '{selector}' matches {len(matched)} prefixes "
+                   f"({', '.join(matched)}); a shell opens one",
+                   hint=f"pass one tag, for example --python {matched[0] if matched else 'cp311'}")

@@ -23,6 +23,7 @@ from wheelhub.redact import redact
 # Subcommand modules, in the order `wheelhub --help` lists them.
 COMMAND_MODULES = (
     "wheelhub.cli.build",
+    "wheelhub.cli.test",
     "wheelhub.cli.config",
     "wheelhub.cli.label_for",
     "wheelhub.cli.publish",

@@ -1,0 +1,65 @@
+"""`wheelhub test` without Docker: input errors, module discovery, library names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from wheelhub import verify
+from wheelhub.errors import VerifyInputError
+
+WHEELHUB = str(Path(sys.executable).with_name("wheelhub"))
+
+
+def make_wheel(path: Path, files: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
+
+
+@pytest.mark.parametrize("setup", ["missing", "empty"])
+def test_nothing_to_test_is_one_line_and_exit_2(tmp_path: Path, setup: str) -> None:
+    if setup == "empty":
+        (tmp_path / "wheelhouse").mkdir()
+    done = subprocess.run([WHEELHUB, "test"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("error: wheelhouse '") and lines[0].endswith(
+        "does not exist" if setup == "missing" else "has no built wheels to test")
+    assert lines[1].startswith("hint: run `wheelhub build` first")
+    assert len(lines) == 2
+
+
+def test_top_level_from_top_level_txt(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "a-1-py3-none-any.whl", {
+        "a/__init__.py": "", "a-1.dist-info/top_level.txt": "a\n_a_speedups\nns/sub\n"})
+    assert verify.top_level_modules(wheel) == ["_a_speedups", "a", "ns.sub"]
+
+
+def test_top_level_from_the_file_list(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "b-1-cp311-cp311-manylinux_2_28_x86_64.whl", {
+        "b/__init__.py": "", "b/_c.cpython-311-x86_64-linux-gnu.so": "",
+        "b.libs/libyaml-0-1a2b.so.2": "", "single.py": "",
+        "_ext.cpython-311-x86_64-linux-gnu.so": "", "b-1.data/scripts/tool": "",
+        "b-1.dist-info/RECORD": ""})
+    assert verify.top_level_modules(wheel) == ["_ext", "b", "single"]
+
+
+def test_missing_library_is_named() -> None:
+    trace = ("Traceback (most recent call last):\n  ...\nImportError: libyaml-0.so.2: "
+             "cannot open shared object file: No such file or directory")
+    assert verify.missing_library(trace) == "libyaml-0.so.2"
+    assert verify.missing_library("ModuleNotFoundError: No module named 'x'") is None
+
+
+def test_runtime_image_template_or_layout() -> None:
+    assert verify.runtime_for("python:{version}-slim", "cp312") == ("python:3.12-slim", "python")
+    assert verify.runtime_for("registry/runtime:1", "cp311") == ("registry/runtime:1", None)
+    with pytest.raises(VerifyInputError, match="pp310"):
+        verify.runtime_for("python:{version}-slim", "pp310")

@@ -1,0 +1,39 @@
+"""``wheelhub test``: install the wheelhouse into clean runtime containers and import it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from wheelhub.cli.options import add_build_options, resolved_from_args
+from wheelhub.config import BuildOptions
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "test", help="install and import every built wheel in a clean runtime container",
+        description="For each Python of the wheelhouse, start a runtime container without "
+        "compilers, -dev libraries or network (--runtime-image), install each requirement "
+        "from the wheelhouse only, import every top-level module of its wheels and run the "
+        "recipe's `test` command. Verdicts go into the manifest (publish refuses untested "
+        "wheels) and the build report. Exit status 1 if anything failed.")
+    add_build_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wheelhub import verify
+
+    config = resolved_from_args(args)
+    build = BuildOptions.from_config(config, cwd=Path.cwd(), env=os.environ)
+    result = verify.test_wheelhouse(verify.TestOptions.from_config(config, build))
+    details = verify.failure_details(result)
+    if details:
+        print("failures:", file=sys.stderr)
+        for line in details:
+            print(line, file=sys.stderr)
+    print(verify.render_table(result))
+    return 0 if result.ok else 1

@@ -1,0 +1,503 @@
+"""``wheelhub test``: install the wheelhouse into clean runtime containers and import it.
+
+For each Python the wheelhouse was built for, one container of the *runtime* image
+(no compiler, no ``-dev`` libraries, ``--network none``) gets the wheelhouse mounted
+read-only. Each built requirement is installed into its own venv from the wheelhouse
+only (``pip install --no-index --find-links``), every top-level module of every wheel
+in its closure is imported, and the recipe's ``test`` command runs. The verdicts go
+into the manifest (:attr:`Entry.test`, which ``publish`` checks) and the build report.
+
+Named ``verify`` so pytest does not take the module for a test file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import contextvars
+import json
+import re
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+from wheelhub.config import BuildOptions, Recipe, ResolvedConfig
+from wheelhub.engines.base import CancelToken, Session, shell_join
+from wheelhub.errors import ImageNotFound, PythonSelectionError, VerifyInputError
+from wheelhub.log import get_logger, prefix
+from wheelhub.manifest import Entry, Manifest, TestRecord, TestStatus
+from wheelhub.pythons import PythonPrefix, prefixes_from_listing, select_pythons
+from wheelhub.steps import TAIL_LINES, LogCapture
+
+logger = get_logger("test")
+
+WHEELHOUSE = "/wheelhub/wheelhouse"
+PROJECT = "/wheelhub/project"
+SCRATCH = "/tmp/wheelhub-test"
+LABEL = "org.wheelhub.test"
+_MISSING_LIBRARY = re.compile(r"(?P<lib>[\w.+-]+\.so(?:\.[\w.]+)?): cannot open shared object file")
+_IMPORT_MARK = "WHEELHUB-IMPORTS "
+# Runs inside the container with the venv's interpreter: import each module, report JSON.
+_IMPORT_SCRIPT = """\
+import importlib, json, sys, traceback
+results = []
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+        results.append({"module": name, "ok": True})
+    except BaseException:
+        results.append({"module": name, "ok": False, "traceback": traceback.format_exc()})
+print("WHEELHUB-IMPORTS " + json.dumps(results), flush=True)
+"""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TestOptions:
+    """What ``wheelhub test`` needs; built from the same layered options as ``build``."""
+
+    __test__: ClassVar[bool] = False  # not a pytest test class
+
+    wheelhouse: Path
+    project_dir: Path
+    python: str = "all"
+    runtime_image: str = "python:{version}-slim"
+    jobs: int = 2
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    keep_container: bool = False
+
+    @classmethod
+    def from_config(cls, config: ResolvedConfig, build: BuildOptions) -> TestOptions:
+        return cls(wheelhouse=build.wheelhouse, project_dir=build.project_dir, python=build.python,
+                   runtime_image=str(config.get("runtime_image")), jobs=build.jobs,
+                   recipes=build.recipes, keep_container=build.keep_container)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PackageTest:
+    """The verdict for one requirement × Python."""
+
+    project: str
+    python: str
+    status: TestStatus
+    detail: str = ""
+    image: str = ""
+    log: str = ""  # relative to the wheelhouse
+    duration: float = 0.0
+
+    @property
+    def summary(self) -> str:
+        return self.detail.split("\n", 1)[0]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TestResult:
+    __test__: ClassVar[bool] = False
+
+    wheelhouse: Path
+    results: tuple[PackageTest, ...]
+    duration: float = 0.0
+    containers_started: int = 0
+    reports: tuple[Path, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.status == "failed" for r in self.results)
+
+    @property
+    def failures(self) -> list[PackageTest]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def count(self, status: TestStatus) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+# -- what to test ---------------------------------------------------------------------------
+def runtime_for(template: str, python: str) -> tuple[str, str | None]:
+    """(image, interpreter) for a Python tag; interpreter None means look under /opt/python."""
+    if "{version}" not in template:
+        return template, None
+    match = re.fullmatch(r"cp(\d)(\d+)", python)
+    if match is None:
+        raise VerifyInputError(f"runtime_image '{template}' has no image for {python}",
+                               hint="set runtime_image to an image with the /opt/python/<tag> "
+                               "layout (for example the manylinux image without compilers)")
+    return template.replace("{version}", f"{match[1]}.{match[2]}"), "python"
+
+
+def top_level_modules(wheel: Path) -> list[str]:
+    """Importable top-level names of a wheel: ``top_level.txt``, else its RECORD/file list."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        listed = [n for n in names if n.endswith(".dist-info/top_level.txt") and n.count("/") == 1]
+        if listed:
+            text = archive.read(listed[0]).decode("utf-8", "replace")
+            found = {line.strip().replace("/", ".") for line in text.splitlines()}
+            return sorted(n for n in found if n and all(p.isidentifier() for p in n.split(".")))
+    modules: set[str] = set()
+    for name in names:
+        parts = PurePosixPath(name).parts
+        head = parts[0]
+        if len(parts) > 1:
+            if head.isidentifier() and name.endswith((".py", ".so", ".pyd")):
+                modules.add(head)
+        elif head.endswith(".py") or ".so" in head:
+            stem = head.split(".", 1)[0]
+            if stem.isidentifier():
+                modules.add(stem)
+    return sorted(modules)
+
+
+def missing_library(text: str) -> str | None:
+    match = _MISSING_LIBRARY.search(text)
+    return match["lib"] if match else None
+
+
+def _pythons_to_test(manifest: Manifest, selector: str) -> list[str]:
+    built = sorted({e.python for e in manifest.entries if e.wheels and e.ok})
+    available = [PythonPrefix(tag=tag, path=f"/opt/python/{tag}") for tag in built]
+    try:
+        chosen = select_pythons(selector or "all", available, image="the wheelhouse")
+    except PythonSelectionError:
+        raise VerifyInputError.no_python(selector, built) from None
+    return [p.tag for p in chosen]
+
+
+def load_manifest(wheelhouse: Path) -> Manifest:
+    if not wheelhouse.is_dir():
+        raise VerifyInputError.missing_wheelhouse(str(wheelhouse))
+    manifest = Manifest.load(wheelhouse)
+    if not any(e.wheels for e in manifest.entries) or not any(wheelhouse.glob("*.whl")):
+        raise VerifyInputError.empty(str(wheelhouse))
+    return manifest
+
+
+# -- the run --------------------------------------------------------------------------------
+class _Recorder:
+    """The manifest as verdicts arrive; saved atomically after each one."""
+
+    def __init__(self, manifest: Manifest, wheelhouse: Path) -> None:
+        self.manifest = manifest
+        self.wheelhouse = wheelhouse
+        self._lock = threading.Lock()
+
+    def record(self, verdict: PackageTest) -> None:
+        with self._lock:
+            entry = self.manifest.find(verdict.project, verdict.python)
+            if entry is None:
+                return
+            test = TestRecord(status=verdict.status, detail=verdict.detail, image=verdict.image)
+            self.manifest = self.manifest.with_entry(replace(entry, test=test))
+            self.manifest.save(self.wheelhouse)
+
+
+def test_wheelhouse(options: TestOptions, *, client: Any = None) -> TestResult:
+    """Test every built entry of the wheelhouse in runtime containers; update the manifest."""
+    started = time.monotonic()
+    manifest = load_manifest(options.wheelhouse)
+    pythons = _pythons_to_test(manifest, options.python)
+    if not pythons:
+        raise VerifyInputError.empty(str(options.wheelhouse))
+    if client is None:
+        from wheelhub.engines.docker import docker_client
+
+        client = docker_client()
+    runner = _Runner(options, client, _Recorder(manifest, options.wheelhouse))
+    verdicts: list[PackageTest] = []
+    for entry in sorted(manifest.entries, key=lambda e: (e.project, e.python)):
+        if entry.python in pythons and not entry.ok:
+            verdicts.append(PackageTest(project=entry.project, python=entry.python,
+                                        status="untested", detail="the build failed"))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs),
+                                                   thread_name_prefix="wheelhub-test") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, runner.test_python, python,
+                                   [e for e in manifest.entries
+                                    if e.python == python and e.ok and e.wheels])
+                       for python in pythons]
+            for future in futures:
+                verdicts.extend(future.result())
+    except KeyboardInterrupt:
+        runner.cancel()
+        raise
+    ordered = tuple(sorted(verdicts, key=lambda v: (v.project, v.python)))
+    result = TestResult(wheelhouse=options.wheelhouse, results=ordered,
+                        duration=round(time.monotonic() - started, 2),
+                        containers_started=len(pythons))
+    return replace(result, reports=update_reports(result))
+
+
+class _Runner:
+    def __init__(self, options: TestOptions, client: Any, recorder: _Recorder) -> None:
+        self.options = options
+        self.client = client
+        self.recorder = recorder
+        self.cancel_token = CancelToken()
+        self._live: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        import docker.errors
+
+        self.cancel_token.cancel()
+        with self._lock:
+            live = list(self._live.values())
+        for container in live:
+            with contextlib.suppress(docker.errors.DockerException):
+                container.remove(force=True)
+
+    def _image(self, reference: str) -> Any:
+        import docker.errors
+
+        try:
+            return self.client.images.get(reference)
+        except docker.errors.ImageNotFound:
+            pass
+        logger.info("pulling %s (not on this machine)", reference)
+        try:
+            return self.client.images.pull(reference)
+        except docker.errors.DockerException as error:
+            raise ImageNotFound.for_image(reference, str(error).splitlines()[0][:200]) from None
+
+    @contextlib.contextmanager
+    def container(self, image: Any, python: str) -> Iterator[Session]:
+        import docker.errors
+        from docker.types import Mount
+
+        from wheelhub.engines.docker import DockerSession
+
+        name = f"wheelhub-test-{python}-{uuid.uuid4().hex[:8]}"
+        mounts = [Mount(WHEELHOUSE, str(self.options.wheelhouse), type="bind", read_only=True),
+                  Mount(PROJECT, str(self.options.project_dir), type="bind", read_only=True)]
+        container = self.client.containers.create(
+            image.id, ["sleep", "infinity"], name=name, detach=True, mounts=mounts,
+            network_mode="none", labels={LABEL: python}, entrypoint=[], working_dir="/")
+        with self._lock:
+            self._live[name] = container
+        try:
+            container.start()
+            container.exec_run(["mkdir", "-p", SCRATCH])
+            yield DockerSession(self.client, container, PythonPrefix(tag=python, path=""),
+                                self.cancel_token)
+        finally:
+            with self._lock:
+                self._live.pop(name, None)
+            if self.options.keep_container:
+                logger.info("keeping container %s (--keep-container)", name)
+            else:
+                with contextlib.suppress(docker.errors.DockerException):
+                    container.remove(force=True)
+
+    def test_python(self, python: str, entries: Sequence[Entry]) -> list[PackageTest]:
+        reference, interpreter = runtime_for(self.options.runtime_image, python)
+        image = self._image(reference)
+        verdicts: list[PackageTest] = []
+        with prefix(f"test {python}"), self.container(image, python) as session:
+            logger.info("%s: testing %d package(s) in a container without network",
+                        reference, len(entries))
+            if interpreter is None:
+                interpreter = self._layout_interpreter(session, python, reference)
+            for entry in entries:
+                if self.cancel_token.cancelled:
+                    break
+                with prefix(f"test {python} {entry.project}"):
+                    verdict = self._test_entry(session, entry, interpreter, reference)
+                    logger.info("%s%s", verdict.status.upper(),
+                                f": {verdict.summary}" if verdict.status == "failed" else "")
+                self.recorder.record(verdict)
+                verdicts.append(verdict)
+        return verdicts
+
+    def _layout_interpreter(self, session: Session, python: str, reference: str) -> str:
+        lines: list[str] = []
+        session.run(["sh", "-c", "ls -1 /opt/python 2>/dev/null || true"], env={},
+                    sink=lines.append, workdir="/")
+        for found in prefixes_from_listing("/opt/python", [n.strip() for n in lines]):
+            if found.tag == python:
+                return found.interpreter
+        raise VerifyInputError(f"runtime image '{reference}' has no /opt/python prefix for {python}",
+                               hint="use an image with that Python, or a template such as "
+                               "'python:{version}-slim'")
+
+    def _test_entry(self, session: Session, entry: Entry, interpreter: str,
+                    reference: str) -> PackageTest:
+        started = time.monotonic()
+        wheelhouse = self.options.wheelhouse
+        log_path = wheelhouse / "logs" / entry.python / f"{entry.project}.test.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        capture = LogCapture(path=log_path)
+        try:
+            status, detail = self._steps(session, entry, interpreter, capture)
+        finally:
+            capture.close()
+        return PackageTest(project=entry.project, python=entry.python, status=status,
+                           detail=detail, image=reference,
+                           log=str(log_path.relative_to(wheelhouse)),
+                           duration=round(time.monotonic() - started, 2))
+
+    def _steps(self, session: Session, entry: Entry, interpreter: str,
+               capture: LogCapture) -> tuple[TestStatus, str]:
+        venv = f"{SCRATCH}/{entry.project}"
+        workdir = f"{SCRATCH}/{entry.project}-cwd"
+        env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1",
+               "PIP_ROOT_USER_ACTION": "ignore", "PIP_PROGRESS_BAR": "off",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+
+        def run(argv: list[str], run_env: Mapping[str, str] | None = None) -> int:
+            capture.note(shell_join(argv))
+            code: int = session.run(argv, env=run_env or env, sink=capture, workdir=workdir)
+            return code
+
+        session.run(["mkdir", "-p", workdir], env=env, sink=capture, workdir="/")
+        if run([interpreter, "-m", "venv", "--without-pip", venv]) != 0:
+            return "failed", "creating a venv failed\n" + self._tail(capture)
+        python = f"{venv}/bin/python"
+        install = [interpreter, "-m", "pip", "--python", python, "install", "--no-index",
+                   "--no-cache-dir", "--find-links", WHEELHOUSE, entry.requirement]
+        if run(install) != 0:
+            return "failed", ("pip install from the wheelhouse only failed "
+                              "(a dependency missing from the wheelhouse?)\n" + self._tail(capture))
+        failure = self._imports(session, entry, python, workdir, env, capture)
+        if failure:
+            return "failed", failure
+        recipe = self.options.recipes.get(entry.project)
+        if recipe is not None and recipe.test:
+            test_env = {**env, "VIRTUAL_ENV": venv, "WHEELHUB_PROJECT": PROJECT,
+                        "WHEELHUB_PYTHON_TAG": entry.python,
+                        "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                        "/sbin:/bin"}
+            code = run(["sh", "-c", recipe.test], test_env)
+            if code != 0:
+                return "failed", (f"test command exited with status {code}: {recipe.test}\n"
+                                  + self._tail(capture))
+        return "passed", ""
+
+    def _imports(self, session: Session, entry: Entry, python: str, workdir: str,
+                 env: Mapping[str, str], capture: LogCapture) -> str:
+        modules: list[str] = []
+        for wheel in entry.wheels:
+            path = self.options.wheelhouse / wheel.filename
+            if path.exists():
+                modules += [m for m in top_level_modules(path) if m not in modules]
+        if not modules:
+            return ""
+        lines: list[str] = []
+
+        def sink(line: str) -> None:
+            lines.append(line)
+            if not line.startswith(_IMPORT_MARK):
+                capture(line)
+
+        argv = [python, "-I", "-c", _IMPORT_SCRIPT, *modules]
+        capture.note(f"{python} -I -c <import each module> {' '.join(modules)}")
+        code = session.run(argv, env=env, sink=sink, workdir=workdir)
+        reported = [json.loads(line[len(_IMPORT_MARK):]) for line in lines
+                    if line.startswith(_IMPORT_MARK)]
+        if not reported:
+            return f"the import check exited with status {code}\n" + self._tail(capture)
+        problems: list[str] = []
+        for item in reported[-1]:
+            if item["ok"]:
+                capture(f"import {item['module']}: ok")
+                continue
+            trace = item["traceback"].rstrip()
+            for line in trace.splitlines():
+                capture(line)
+            last = trace.splitlines()[-1] if trace else "failed"
+            library = missing_library(trace)
+            head = (f"import {item['module']} failed: missing library {library} "
+                    "(not vendored into the wheel, absent from the runtime image)"
+                    if library else f"import {item['module']} failed: {last}")
+            problems.append(head + "\n" + trace)
+        if not problems:
+            return ""
+        if len(problems) == 1:
+            return problems[0]
+        first = problems[0].split("\n", 1)[0]
+        return f"{first} (and {len(problems) - 1} more)\n" + "\n\n".join(problems)
+
+    @staticmethod
+    def _tail(capture: LogCapture) -> str:
+        return "\n".join(list(capture.tail)[-TAIL_LINES:])
+
+
+# -- reports --------------------------------------------------------------------------------
+def summary_line(result: TestResult) -> str:
+    return (f"{result.count('passed')} passed, {result.count('failed')} failed, "
+            f"{result.count('untested')} untested ({result.duration:.1f}s, "
+            f"{result.containers_started} container(s))")
+
+
+def render_table(result: TestResult) -> str:
+    pythons = sorted({r.python for r in result.results})
+    projects = sorted({r.project for r in result.results})
+    index = {(r.project, r.python): r.status for r in result.results}
+    header = ["package", *pythons]
+    rows = [[p, *(index.get((p, py), "-") for py in pythons)] for p in projects]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, ["-" * w for w in widths], *rows]]
+    return "\n".join([*lines, summary_line(result)])
+
+
+def failure_details(result: TestResult, tail: int = 15) -> list[str]:
+    lines: list[str] = []
+    for failure in result.failures:
+        first, *rest = failure.detail.split("\n")
+        lines.append(f"{failure.project} [{failure.python}]: {first} "
+                     f"(log: {result.wheelhouse / failure.log})")
+        lines += ["    " + line for line in rest[-tail:]]
+    return lines
+
+
+_HTML_START = "<!-- wheelhub-test -->"
+_HTML_END = "<!-- /wheelhub-test -->"
+
+
+def update_reports(result: TestResult) -> tuple[Path, ...]:
+    """Put the verdicts into the build's report.json and report.html, where they exist."""
+    from wheelhub.fileio import atomic_write_bytes
+    from wheelhub.report import REPORT_HTML, REPORT_JSON
+
+    written: list[Path] = []
+    verdicts = {(r.project, r.python): r for r in result.results}
+    json_path = result.wheelhouse / REPORT_JSON
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+        for entry in data.get("entries", []):
+            verdict = verdicts.get((entry.get("project"), entry.get("python")))
+            if verdict is not None:
+                entry["test"] = {"status": verdict.status, "detail": verdict.detail,
+                                 "image": verdict.image}
+        data["test"] = {"ok": result.ok, "duration": result.duration,
+                        "summary": {s: result.count(s) for s in ("passed", "failed", "untested")},
+                        "results": [{"project": r.project, "python": r.python,
+                                     "status": r.status, "summary": r.summary, "log": r.log}
+                                    for r in result.results]}
+        atomic_write_bytes(json_path, (json.dumps(data, indent=2) + "\n").encode())
+        written.append(json_path)
+    html_path = result.wheelhouse / REPORT_HTML
+    with contextlib.suppress(OSError):
+        text = html_path.read_text(encoding="utf-8")
+        if _HTML_START in text:
+            text = text[:text.index(_HTML_START)] + text[text.index(_HTML_END) + len(_HTML_END):]
+        text = text.replace("</body>", _render_html(result) + "</body>", 1)
+        atomic_write_bytes(html_path, text.encode())
+        written.append(html_path)
+    return tuple(written)
+
+
+def _render_html(result: TestResult) -> str:
+    import html
+
+    esc = html.escape
+    rows = "".join(f"<tr><td>{esc(r.project)}</td><td>{esc(r.python)}</td>"
+                   f"<td class='{esc(r.status)}'>{esc(r.status)}</td>"
+                   f"<td><pre>{esc(r.detail)}</pre></td></tr>" for r in result.results)
+    return (f"{_HTML_START}<h2>Tests</h2><p id='test-summary'>{esc(summary_line(result))}</p>"
+            f"<table id='tests'><tr><th>package</th><th>python</th><th>status</th>"
+            f"<th>detail</th></tr>{rows}</table>{_HTML_END}\n")
