@@ -192,6 +192,10 @@ class PrefixBuild:
                      inputs=inputs, log=self._rel_log(capture), error=error,
                      duration=round(time.monotonic() - started, 2))
 
+    def pip_wheel_command(self, planned: PlannedEntry, recipe: Recipe | None) -> list[str]:
+        """The ``pip wheel`` command :meth:`build_entry` runs (shown by ``wheelhub shell``)."""
+        return self._pip_wheel_command(planned, recipe, self._work("out", planned.line.project))
+
     def _pip_wheel_command(self, planned: PlannedEntry, recipe: Recipe | None,
                            out_dir: str) -> list[str]:
         argv = [self.python, "-m", "pip", "wheel", "--wheel-dir", out_dir,

@@ -89,7 +89,8 @@ def manifest_tests(wheelhouse: Path) -> dict[str, tuple[str, str]]:
 
 
 def no_test_containers(docker_client: Any) -> bool:
-    return docker_client.containers.list(all=True, filters={"label": "org.wheelhub.test"}) == []
+    leftovers: list[Any] = docker_client.containers.list(all=True, filters={"label": "org.wheelhub.test"})
+    return leftovers == []
 
 
 def test_good_wheels_pass_and_the_manifest_and_report_say_so(

@@ -24,6 +24,7 @@ from wheelhub.redact import redact
 COMMAND_MODULES = (
     "wheelhub.cli.build",
     "wheelhub.cli.test",
+    "wheelhub.cli.shell",
     "wheelhub.cli.config",
     "wheelhub.cli.label_for",
     "wheelhub.cli.publish",

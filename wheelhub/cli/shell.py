@@ -1,0 +1,70 @@
+"""``wheelhub shell``: an interactive shell in the build container of one Python."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from wheelhub.cli.options import add_build_options, build_options_from_args
+from wheelhub.errors import ShellError
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "shell", help="an interactive shell in a build container, as a build sees it",
+        description="Open bash in the build container of one Python prefix (--python, default "
+        "the first): same image, mounts, CA bundle and environment, the setup hook sourced "
+        "and build requirements installed, cwd at the workspace. The container is removed "
+        "when the shell exits.")
+    parser.add_argument("--package", metavar="NAME", default=None,
+                        help="apply this requirement's recipe (env, setup) and show the pip "
+                        "wheel command that builds it (also in $WHEELHUB_COMMAND)")
+    parser.add_argument("--failed", action="store_true",
+                        help="reopen the first failed build of the last run: its Python, image "
+                        "id and recipe, and show the command that failed")
+    add_build_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wheelhub.shell import ShellRequest, open_shell
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ShellError.no_tty()
+    docker = shutil.which("docker")
+    if docker is None:
+        raise ShellError.no_docker_cli()
+    if args.failed and args.package:
+        raise ShellError("--failed and --package exclude each other",
+                         hint="--failed already picks the package that failed")
+    options = build_options_from_args(args)
+    # A closed terminal (SIGHUP) or `kill` must still remove the container: turn them into
+    # an exception so the context manager's cleanup runs.
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, _raise_exit)
+    with open_shell(options, ShellRequest(package=args.package, failed=args.failed)) as shell:
+        print(f"wheelhub shell: {shell.python} in {shell.image} ({shell.image_id[:19]}), "
+              f"container {shell.container[:12]}; removed on exit")
+        for note in shell.notes:
+            print(f"note: {note}")
+        if shell.failure:
+            print(f"{shell.package} [{shell.python}] failed: {shell.failure}")
+        if shell.command:
+            what = "the command that failed" if args.failed else f"builds {shell.package} with"
+            print(f"{what} (in {shell.command_workdir}; also $WHEELHUB_COMMAND):")
+            print(f"  {shell.command}")
+        sys.stdout.flush()
+        env = {**os.environ, **shell.env}
+        return subprocess.call(shell.exec_argv(docker), env=env)
+
+
+def _raise_exit(signum: int, _frame: object) -> None:
+    # Once: further signals (a terminal sends SIGHUP then SIGINT) must not cut the cleanup.
+    for other in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(other, signal.SIG_IGN)
+    raise SystemExit(128 + signum)

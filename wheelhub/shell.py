@@ -1,0 +1,218 @@
+"""``wheelhub shell``: an interactive shell in exactly the build's environment.
+
+The container is the build's (same image, mounts, CA bundle), prepared by the same
+:meth:`PrefixBuild.prepare` (setup hook sourced, its exports captured, build
+requirements installed). :func:`open_shell` yields a :class:`ShellContext` describing
+it; the caller runs ``docker exec -it`` with :meth:`ShellContext.exec_argv` and the
+container is removed when the context exits. With ``failed=True`` the first failed
+entry of the last build is reopened: its Python, the image id it was built in, its
+recipe, and the command that failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from wheelhub.build import common_inputs, load_inputs
+from wheelhub.config import BuildOptions, Recipe
+from wheelhub.engines.base import Session, shell_join
+from wheelhub.errors import ShellError
+from wheelhub.log import get_logger
+from wheelhub.manifest import Entry, Manifest
+from wheelhub.plan import PlannedEntry
+from wheelhub.pythons import PythonPrefix, select_pythons
+from wheelhub.requirements import RequirementLine, RequirementSet
+from wheelhub.steps import LogCapture, PrefixBuild, SetupFailed
+from wheelhub.wheelhouse import Wheelhouse, check_writable
+
+logger = get_logger("shell")
+
+COMMAND_VARIABLE = "WHEELHUB_COMMAND"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ShellRequest:
+    package: str | None = None  # apply this requirement's recipe, show its pip wheel command
+    failed: bool = False  # reopen the first failed entry of the last build
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ShellContext:
+    """A prepared build container, ready for ``docker exec -it``."""
+
+    container: str
+    python: str
+    image: str
+    image_id: str
+    env: Mapping[str, str]
+    workdir: str
+    package: str = ""
+    command: str = ""  # the pip wheel command (--package) or the one that failed (--failed)
+    command_workdir: str = ""
+    failure: str = ""  # first line of the recorded error (--failed)
+    notes: tuple[str, ...] = field(default=())
+
+    def exec_argv(self, docker: str = "docker") -> list[str]:
+        """``docker exec -it`` into the container. Values travel in the process environment
+        (``-e NAME`` without ``=``), so they never show on a command line."""
+        argv = [docker, "exec", "-it", "-w", self.workdir]
+        for name in sorted(self.env):
+            argv += ["-e", name]
+        return [*argv, self.container, "bash", "--norc", "-i"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Target:
+    python: str | None  # None: choose from options.python
+    line: RequirementLine | None
+    entry: Entry | None = None
+    failed_command: str = ""
+
+
+def _find_line(requirements: RequirementSet, name: str) -> RequirementLine:
+    project = canonicalize_name(name)
+    for line in requirements.requirements:
+        if line.project == project:
+            return line
+    raise ShellError.unknown_package(name, requirements.projects())
+
+
+def failed_command(log: Path) -> str:
+    """The last command a build log shows being run (lines ``+ <command>``)."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    commands = [line[2:] for line in lines if line.startswith("+ ")]
+    return commands[-1] if commands else ""
+
+
+def first_failure(wheelhouse: Path) -> tuple[Manifest, Entry]:
+    manifest = Manifest.load(wheelhouse)
+    for entry in manifest.entries:
+        if entry.status == "failed":
+            return manifest, entry
+    raise ShellError.nothing_failed(str(wheelhouse))
+
+
+def _failed_target(options: BuildOptions,
+                   requirements: RequirementSet) -> tuple[BuildOptions, _Target, list[str]]:
+    manifest, entry = first_failure(options.wheelhouse)
+    notes: list[str] = []
+    image_id = entry.inputs.get("image_id") or manifest.image_id
+    if image_id:
+        options = replace(options, image=image_id)
+    try:
+        line = _find_line(requirements, entry.project)
+    except ShellError:
+        try:
+            line = RequirementLine(requirement=Requirement(entry.requirement),
+                                   source=options.requirements, lineno=0, text=entry.requirement)
+        except InvalidRequirement:
+            line = None
+        notes.append(f"{entry.project} is no longer in {options.requirements.name}")
+    recipe = options.recipes.get(entry.project)
+    recorded = entry.inputs.get("recipes", "")
+    if recipe is not None and recipe.digest() not in recorded:
+        notes.append(f"the recipe for {entry.project} changed since that build; "
+                     "the shell applies the current one")
+    command = failed_command(options.wheelhouse / entry.log) if entry.log else ""
+    return options, _Target(python=entry.python, line=line, entry=entry,
+                            failed_command=command), notes
+
+
+def _choose_python(options: BuildOptions, available: tuple[PythonPrefix, ...],
+                   wanted: str | None) -> PythonPrefix:
+    if wanted is not None:
+        for python in available:
+            if python.tag == wanted:
+                return python
+        raise ShellError(f"image {options.image} has no Python {wanted} any more",
+                         hint="the failed build's image was rebuilt; run `wheelhub build` again")
+    chosen = select_pythons(options.python, available, image=options.image)
+    if len(chosen) > 1 and options.python != "all":
+        raise ShellError.one_python(options.python, [p.tag for p in chosen])
+    return chosen[0]
+
+
+@contextlib.contextmanager
+def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellContext]:
+    """Start and prepare the build container; remove it when the context exits."""
+    from wheelhub.engines.docker import DockerEngine
+
+    if options.engine != "docker":
+        raise ShellError.host_engine()
+    requirements, build_requirements = load_inputs(options)
+    notes: list[str] = []
+    if request.failed:
+        options, target, notes = _failed_target(options, requirements)
+    else:
+        line = _find_line(requirements, request.package) if request.package else None
+        target = _Target(python=None, line=line)
+    check_writable(options.wheelhouse)  # mounted as in a build (find-links), so it must exist
+    engine = DockerEngine(options)
+    image = engine.inspect()
+    python = _choose_python(options, image.pythons, target.python)
+    if target.python is None and len(image.pythons) > 1 and options.python == "all":
+        notes.append(f"opened {python.tag} (image has {', '.join(p.tag for p in image.pythons)}); "
+                     "choose with --python")
+    scratch = Path(tempfile.mkdtemp(prefix="wheelhub-shell-"))
+    try:
+        with engine.session(python, name=f"shell-{python.tag}") as session:
+            steps = PrefixBuild(session=session, options=options, requirements=requirements,
+                                build_requirements=build_requirements,
+                                common=common_inputs(options, image, requirements),
+                                plat=options.plat or image.plat,
+                                wheelhouse=Wheelhouse(options.wheelhouse))
+            capture = LogCapture(path=scratch / "prepare.log")
+            try:
+                env, command = _prepare(steps, session, target, options.recipes, capture, notes)
+            finally:
+                capture.close()
+            if target.failed_command:
+                command = target.failed_command
+            env = {**env, "PS1": f"(wheelhub {python.tag}) \\w\\$ ", "WHEELHUB_SHELL": "1"}
+            if command:
+                env[COMMAND_VARIABLE] = command
+            yield ShellContext(
+                container=session.container_id, python=python.tag, image=options.image,
+                image_id=image.id, env=env, workdir=session.paths.workspace,
+                package=target.line.project if target.line else "", command=command,
+                command_workdir=session.paths.project if command else "",
+                failure=target.entry.error.split("\n", 1)[0] if target.entry else "",
+                notes=tuple(notes))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _prepare(steps: PrefixBuild, session: Session, target: _Target,
+             recipes: Mapping[str, Recipe], capture: LogCapture,
+             notes: list[str]) -> tuple[dict[str, str], str]:
+    """The build's preparation, then the package's recipe; failures become notes."""
+    try:
+        steps.prepare(capture)
+    except SetupFailed as failure:
+        notes.append(f"{failure}; the shell has the environment up to that point")
+        notes.extend("  " + line for line in failure.tail[-10:])
+    env = dict(steps.env)
+    if target.line is None:
+        return env, ""
+    recipe = recipes.get(target.line.project)
+    if recipe is not None:
+        env.update(dict(recipe.env))
+        for command in recipe.setup:
+            capture.note(command)
+            code = session.run(["bash", "-c", command], env=env, sink=capture,
+                               workdir=session.paths.project)
+            if code != 0:
+                notes.append(f"recipe setup command exited with status {code}: {command}")
+    planned = PlannedEntry(line=target.line, python=session.python, inputs={}, key="")
+    return env, shell_join(steps.pip_wheel_command(planned, recipe))
