@@ -212,18 +212,22 @@ def test_wheelhouse(options: TestOptions, *, client: Any = None) -> TestResult:
         if entry.python in pythons and not entry.ok:
             verdicts.append(PackageTest(project=entry.project, python=entry.python,
                                         status="untested", detail="the build failed"))
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs),
-                                                   thread_name_prefix="wheelhub-test") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, runner.test_python, python,
-                                   [e for e in manifest.entries
-                                    if e.python == python and e.ok and e.wheels])
-                       for python in pythons]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs),
+                                               thread_name_prefix="wheelhub-test") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, runner.test_python, python,
+                               [e for e in manifest.entries
+                                if e.python == python and e.ok and e.wheels])
+                   for python in pythons]
+        try:
             for future in futures:
                 verdicts.extend(future.result())
-    except KeyboardInterrupt:
-        runner.cancel()
-        raise
+        except KeyboardInterrupt:
+            # Remove the containers now (in-flight runs return at once, unrecorded), so the
+            # pool's shutdown does not wait for the remaining packages.
+            runner.cancel()
+            for future in futures:
+                future.cancel()
+            raise
     ordered = tuple(sorted(verdicts, key=lambda v: (v.project, v.python)))
     result = TestResult(wheelhouse=options.wheelhouse, results=ordered,
                         duration=round(time.monotonic() - started, 2),
@@ -306,6 +310,8 @@ class _Runner:
                     break
                 with prefix(f"test {python} {entry.project}"):
                     verdict = self._test_entry(session, entry, interpreter, reference)
+                    if self.cancel_token.cancelled:
+                        break  # interrupted mid-test: no verdict rather than a wrong one
                     logger.info("%s%s", verdict.status.upper(),
                                 f": {verdict.summary}" if verdict.status == "failed" else "")
                 self.recorder.record(verdict)

@@ -8,6 +8,7 @@ exit status, the summary table, the named library, the manifest and the report.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -147,3 +148,30 @@ def test_the_test_container_has_no_network(project: Path, tmp_path: Path) -> Non
     assert "urlopen error" in tests["whfix-pure"][1] or "Errno" in tests["whfix-pure"][1]
     assert tests["whfix-clib"][0] == "passed"
     assert done.stdout.splitlines()[-1].startswith("2 passed, 1 failed")
+
+
+@pytest.fixture
+def versioned_images(docker_client: Any) -> Iterator[str]:
+    """Images per Python version with `python` on PATH, like python:3.11-slim (offline)."""
+    repository = "wheelhub-test/python-versioned"
+    for tag in ("cp311-cp311", "cp312-cp312"):
+        version = f"3.{tag[3:5]}"
+        dockerfile = (f"FROM {RUNTIME_IMAGE}\n"
+                      f"RUN ln -s /opt/python/{tag}/bin/python /usr/local/bin/python\n")
+        docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()),
+                                   tag=f"{repository}:{version}", rm=True, network_mode="none")
+    yield repository + ":{version}"
+    for version in ("3.11", "3.12"):
+        docker_client.images.remove(f"{repository}:{version}", force=True)
+
+
+def test_runtime_image_template_picks_the_image_by_version(
+        project: Path, tmp_path: Path, versioned_images: str) -> None:
+    wheelhouse = tmp_path / "wh"
+    shutil.copytree(project / "wheelhouse", wheelhouse)
+    done = wheelhub(project, "test", "--runtime-image", versioned_images, "-w", str(wheelhouse))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "wheelhub-test/python-versioned:3.11: testing 3 package(s)" in done.stderr
+    entry = Manifest.load(wheelhouse).find("whfix-clib", "cp311")
+    assert entry is not None and entry.test.status == "passed"
+    assert entry.test.image == "wheelhub-test/python-versioned:3.11"
