@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,8 @@ def make_project(base: Path) -> Path:
     (project / "requirements.txt").write_text(
         "--find-links ./dists\n" + "".join(f"{name}==1.0\n" for name in PACKAGES))
     (project / "requirements-build.txt").write_text("setuptools>=68\n")
-    (project / "build-setup.sh").write_text(HOOK)
+    # Unique per run, so "cold" is cold: no prepared snapshot from an earlier run matches.
+    (project / "build-setup.sh").write_text(HOOK + f"# bench {uuid.uuid4().hex}\n")
     return project
 
 

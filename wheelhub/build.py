@@ -135,6 +135,15 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
     return result
 
 
+def prepared_key(options: BuildOptions, common: CommonInputs, python: PythonPrefix) -> str:
+    """Identifies a prepared build environment: what the hook and installs started from."""
+    import hashlib
+
+    parts = (common.image_id, python.tag, common.hook_sha256, common.build_requirements_sha256,
+             sha256_file(options.ca_bundle), options.network or "")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
 def _skipped(planned: PlannedEntry) -> Entry:
     return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
                  python=planned.python.tag, key=planned.key, status="skipped",
@@ -189,7 +198,8 @@ def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engin
                   build_requirements: RequirementSet | None, common: CommonInputs,
                   wheelhouse: Wheelhouse, keeper: _ManifestKeeper) -> PrefixFailure | None:
     todo = [e for e in plan.for_python(python) if e.needs_build]
-    with prefix(python.tag), engine.session(python, name=python.tag) as session:
+    key = prepared_key(options, common, python)
+    with prefix(python.tag), engine.session(python, name=python.tag, prepared_key=key) as session:
         logger.info("container ready; %d requirement(s) to build", len(todo))
         steps = PrefixBuild(session=session, options=options, requirements=requirements,
                             build_requirements=build_requirements, common=common,

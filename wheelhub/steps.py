@@ -104,28 +104,46 @@ class PrefixBuild:
         return env
 
     def prepare(self, capture: LogCapture) -> None:
-        """CA trust, the setup hook (sourced once), build requirements. Raises SetupFailed."""
+        """CA trust, the setup hook (sourced once), build requirements. Raises SetupFailed.
+
+        A session started from a prepared snapshot already has all three; only the
+        hook's exports are restored. A freshly prepared session is snapshotted.
+        """
         self.env = self.base_env()
         self.session.write_file(self._work("pins.txt"),
                                 self.requirements.constraint_text().encode())
+        if self.build_requirements is not None:
+            constraints = self._work("build-constraints.txt")
+            self.session.write_file(constraints, self.build_requirements.constraint_text().encode())
+        restored = self.session.restored_env
+        if restored is not None:
+            capture.note("prepared snapshot: hook and build requirements already applied; "
+                         "restored exports: " + ", ".join(sorted(restored)))
+            self.env.update(restored)
+        else:
+            exported = self._prepare_fresh(capture)
+            self.session.snapshot(exported)
+        if self.build_requirements is not None:
+            # Isolated builds inherit the environment, so they see the same pins.
+            self.env["PIP_CONSTRAINT"] = self._work("build-constraints.txt")
+
+    def _prepare_fresh(self, capture: LogCapture) -> dict[str, str]:
+        exported: dict[str, str] = {}
         if self.options.ca_bundle is not None and self.options.engine == "docker":
             # Append to the system bundles so yum/apt/curl in the hook trust the proxy too.
             script = (f"for b in /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt; "
                       f"do [ -f \"$b\" ] && cat {CA_PATH} >> \"$b\"; done; true")
             self._run_or_fail(["sh", "-c", script], capture, "installing the CA bundle")
         if self.options.setup is not None:
-            self._source_hook(capture)
+            exported = self._source_hook(capture)
         if self.build_requirements is not None:
-            constraints = self._work("build-constraints.txt")
-            self.session.write_file(constraints, self.build_requirements.constraint_text().encode())
             assert self.options.build_requirements is not None
             self._run_or_fail([self.python, "-m", "pip", "install", "-r",
                                self._project_path(self.options.build_requirements)],
                               capture, "installing build requirements")
-            # Isolated builds inherit the environment, so they see the same pins.
-            self.env["PIP_CONSTRAINT"] = constraints
+        return exported
 
-    def _source_hook(self, capture: LogCapture) -> None:
+    def _source_hook(self, capture: LogCapture) -> dict[str, str]:
         assert self.options.setup is not None
         hook = self._project_path(self.options.setup)
         before, after = self._work("env.before"), self._work("env.after")
@@ -143,6 +161,7 @@ class PrefixBuild:
         if exported:
             capture.note("hook exported: " + ", ".join(sorted(exported)))
         self.env.update(exported)
+        return exported
 
     def _run_or_fail(self, argv: list[str], capture: LogCapture, what: str) -> None:
         capture.note(shell_join(argv))

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,7 +82,9 @@ def run_wheelhub(user: User, project: Path, *args: str) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def project(user: User, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def project(user: User, tmp_path_factory: pytest.TempPathFactory,
+            docker_client: Any) -> Iterator[Path]:
+    started = time.time()
     base = Path(tmp_path_factory.mktemp("build"))
     base.chmod(0o755)
     project = base / "project"
@@ -91,11 +94,22 @@ def project(user: User, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     make_sdist("whfix-pure", project / "dists", version="1.1")
     (project / "requirements.txt").write_text(REQUIREMENTS)
     (project / "requirements-build.txt").write_text("setuptools>=68\n")
-    (project / "build-setup.sh").write_text(HOOK)
+    # A hook unique to this run, so the first build really is cold (no prepared snapshot).
+    (project / "build-setup.sh").write_text(HOOK + f"# run {uuid.uuid4().hex}\n")
     for path in [project, *project.rglob("*")]:
         os.chown(path, user.uid, user.gid)
     yield project
     shutil.rmtree(base, ignore_errors=True)
+    for image in docker_client.images.list(name="wheelhub-prepared"):
+        created = image.attrs.get("Created", "")
+        if created and _timestamp(created) >= started - 1:
+            docker_client.images.remove(image.id, force=True)
+
+
+def _timestamp(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text[:26].rstrip("Z") + "+00:00").timestamp()
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +230,8 @@ def test_changing_one_pin_rebuilds_only_what_it_affects(
     requirements.write_text(text.replace("whfix-pure==1.0", "whfix-pure==1.1"))
     changed = run_wheelhub(user, project)
     assert changed.returncode == 0, changed.stderr
+    # The first run's prepared environment (hook, build requirements) was reused.
+    assert changed.stderr.count("starting from the prepared snapshot") == 2
     status = statuses(project)
     for python in ("cp311", "cp312"):
         assert status[("whfix-pure", python)] == "built"

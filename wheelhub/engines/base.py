@@ -42,6 +42,13 @@ class Paths:
 class Session(Protocol):
     python: PythonPrefix
     paths: Paths
+    # Environment the setup hook exported in a prepared snapshot this session started from;
+    # None when the session starts from the plain image and must be prepared.
+    restored_env: dict[str, str] | None
+
+    def snapshot(self, exported_env: Mapping[str, str]) -> None:
+        """Keep the prepared state (hook run, build requirements installed) for next time."""
+        ...
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], sink: LineSink,
             workdir: str | None = None) -> int:
@@ -64,7 +71,10 @@ class Session(Protocol):
 class Engine(Protocol):
     def inspect(self) -> ImageInfo: ...
 
-    def session(self, python: PythonPrefix, *, name: str) -> contextlib.AbstractContextManager[Session]:
+    def session(self, python: PythonPrefix, *, name: str,
+                prepared_key: str | None = None) -> contextlib.AbstractContextManager[Session]:
+        """A session for *python*; with *prepared_key*, start from a snapshot made by an
+        earlier session with the same key if there is one."""
         ...
 
     def cancel(self) -> None:

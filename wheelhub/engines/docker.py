@@ -31,6 +31,8 @@ logger = get_logger("docker")
 CONTAINER_PATHS = Paths(project="/project", workspace="/wheelhub/work",
                         wheelhouse="/wheelhub/wheelhouse", cache="/wheelhub/cache")
 LABEL = "org.wheelhub.build"
+PREPARED_REPOSITORY = "wheelhub-prepared"
+PREPARED_LABEL = "org.wheelhub.prepared"
 
 
 def docker_client() -> Any:
@@ -49,12 +51,25 @@ def docker_client() -> Any:
 
 class DockerSession:
     def __init__(self, client: Any, container: Any, python: PythonPrefix,
-                 cancel: CancelToken) -> None:
+                 cancel: CancelToken, *, prepared_key: str | None = None,
+                 restored_env: dict[str, str] | None = None) -> None:
         self._client = client
         self._container = container
         self._cancel = cancel
+        self._prepared_key = prepared_key
         self.python = python
         self.paths = CONTAINER_PATHS
+        self.restored_env = restored_env
+
+    def snapshot(self, exported_env: Mapping[str, str]) -> None:
+        """Commit the prepared container, so the next run with the same inputs (image,
+        hook, build requirements, CA bundle, Python) skips the hook and the installs."""
+        if self._prepared_key is None or self._cancel.cancelled:
+            return
+        changes = [f"LABEL {PREPARED_LABEL}.env={json.dumps(json.dumps(dict(exported_env)))}",
+                   f"LABEL {PREPARED_LABEL}={self.python.tag}"]
+        self._container.commit(repository=PREPARED_REPOSITORY, tag=self._prepared_key[:40],
+                               changes=changes)
 
     @property
     def container_id(self) -> str:
@@ -190,14 +205,36 @@ class DockerEngine:
                                 read_only=True))
         return mounts
 
+    def _prepared(self, key: str | None) -> tuple[str, dict[str, str] | None]:
+        """The image to start from and, for a prepared snapshot, the hook's exports."""
+        import docker.errors
+
+        if key is None or self.options.force:
+            return self.options.image, None
+        try:
+            image = self.client.images.get(f"{PREPARED_REPOSITORY}:{key[:40]}")
+        except docker.errors.ImageNotFound:
+            return self.options.image, None
+        labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+        try:
+            env = json.loads(labels[f"{PREPARED_LABEL}.env"])
+        except (KeyError, ValueError):
+            return self.options.image, None
+        return str(image.id), {str(k): str(v) for k, v in env.items()}
+
     @contextlib.contextmanager
-    def session(self, python: PythonPrefix, *, name: str) -> Iterator[DockerSession]:
+    def session(self, python: PythonPrefix, *, name: str,
+                prepared_key: str | None = None) -> Iterator[DockerSession]:
         container_name = f"wheelhub-{name}-{uuid.uuid4().hex[:8]}"
         kwargs: dict[str, Any] = {}
         if self.options.network:
             kwargs["network_mode"] = self.options.network
+        start_image, restored_env = self._prepared(prepared_key)
+        if restored_env is not None:
+            logger.info("starting from the prepared snapshot (hook and build requirements "
+                        "already applied)")
         container = self.client.containers.create(
-            self.options.image, ["sleep", "infinity"], name=container_name, detach=True,
+            start_image, ["sleep", "infinity"], name=container_name, detach=True,
             mounts=self._mounts(), labels={LABEL: name}, working_dir=CONTAINER_PATHS.workspace,
             **kwargs)
         with self._lock:
@@ -206,7 +243,8 @@ class DockerEngine:
             container.start()
             logger.debug("started container %s for %s", container_name, python.tag)
             container.exec_run(["mkdir", "-p", CONTAINER_PATHS.workspace])
-            yield DockerSession(self.client, container, python, self._cancel)
+            yield DockerSession(self.client, container, python, self._cancel,
+                                prepared_key=prepared_key, restored_env=restored_env)
         finally:
             self._finish(container_name, container)
 

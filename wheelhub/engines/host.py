@@ -28,6 +28,10 @@ class HostSession:
         self.paths = paths
         self._cancel = cancel
         self._processes: set[subprocess.Popen[bytes]] = set()
+        self.restored_env: dict[str, str] | None = None
+
+    def snapshot(self, exported_env: Mapping[str, str]) -> None:
+        """The host keeps no snapshots: each run prepares again."""
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], sink: LineSink,
             workdir: str | None = None) -> int:
@@ -101,7 +105,8 @@ class HostEngine:
                          pythons=tuple(prefixes_from_listing(str(root), names)))
 
     @contextlib.contextmanager
-    def session(self, python: PythonPrefix, *, name: str) -> Iterator[HostSession]:
+    def session(self, python: PythonPrefix, *, name: str,
+                prepared_key: str | None = None) -> Iterator[HostSession]:
         if shutil.which("auditwheel") is None:
             raise EngineError("--engine host: auditwheel is not on PATH",
                               hint="pipx install auditwheel (manylinux images ship it)")
