@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from wheelhub.config import BuildOptions
 from wheelhub.errors import UsageError
 from wheelhub.labels import LabelDecision, LabelRules, label_for
 from wheelhub.log import get_logger
+from wheelhub.publish import PublishResult
 from wheelhub.results import BuildResult
+from wheelhub.verify import TestOptions, TestResult
 
 logger = get_logger("ci")
 
@@ -27,11 +28,11 @@ StageCallback = Callable[[str, bool], None]  # (stage name, starting?)
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CiOptions:
     build: BuildOptions
+    test: TestOptions | None  # None: skip `wheelhub test`
     to: str
     label: str | None = None  # None or "auto": from the branch
     label_rules: LabelRules = field(default_factory=LabelRules)
     token_env: str | None = None
-    run_tests: bool = True
     allow_untested: bool = False
     publish_on_failure: bool = True
 
@@ -40,14 +41,14 @@ class CiOptions:
 class CiResult:
     label: LabelDecision
     build: BuildResult
-    test: Any = None  # wheelhub.verify's result, when tests ran
-    publish: Any = None  # wheelhub.publish.PublishResult, when published
+    test: TestResult | None = None  # None when tests were skipped
+    publish: PublishResult | None = None
     publish_skipped_reason: str = ""
 
     @property
     def ok(self) -> bool:
-        test_ok = self.test is None or bool(self.test.ok)
-        publish_ok = self.publish is not None and bool(self.publish.ok)
+        test_ok = self.test is None or self.test.ok
+        publish_ok = self.publish is not None and self.publish.ok
         return self.build.ok and test_ok and publish_ok
 
 
@@ -89,12 +90,12 @@ def run_ci(options: CiOptions, *, env: Mapping[str, str], cwd: Path,
         on_stage("build", False)
 
     tested = None
-    if options.run_tests:
+    if options.test is not None:
         from wheelhub.verify import test_wheelhouse
 
         on_stage("test", True)
         try:
-            tested = test_wheelhouse(options.build)
+            tested = test_wheelhouse(options.test)
         finally:
             on_stage("test", False)
 
@@ -108,7 +109,7 @@ def run_ci(options: CiOptions, *, env: Mapping[str, str], cwd: Path,
         published = publish(PublishOptions(
             wheelhouse=options.build.wheelhouse, to=options.to, label=decision.label,
             token=token, token_env=token_env,
-            allow_untested=options.allow_untested or not options.run_tests))
+            allow_untested=options.allow_untested or options.test is None))
     finally:
         on_stage("publish", False)
     return CiResult(label=decision, build=built, test=tested, publish=published)

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from wheelhub.ci import CiOptions, index_url_for, markdown_summary, run_ci
     from wheelhub.labels import rules_from_sections
     from wheelhub.report import failure_details, render_table
+    from wheelhub.verify import TestOptions
+    from wheelhub.verify import render_table as render_test_table
 
     env = dict(os.environ)
     resolved = resolved_from_args(args)
@@ -69,18 +71,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("wheelhub ci needs a target: --to URL, $WHEELHUB_HUB, or "
                          "publish.to in wheelhub.yaml",
                          hint="for the embedded hub: --to http://HOST:8080/OWNER")
+    build_options = build_options_from_args(args)
     options = CiOptions(
-        build=build_options_from_args(args), to=to, label=args.label,
+        build=build_options, to=to, label=args.label,
+        test=None if args.skip_tests else TestOptions.from_config(resolved, build_options),
         label_rules=rules_from_sections(resolved.file_sections,
                                         str(resolved.config_path or "wheelhub.yaml")),
-        token_env=args.token_env, run_tests=not args.skip_tests,
-        allow_untested=args.allow_untested, publish_on_failure=args.publish_on_failure)
+        token_env=args.token_env, allow_untested=args.allow_untested, publish_on_failure=args.publish_on_failure)
     result = run_ci(options, env=env, cwd=Path.cwd(), on_stage=_Folds(env))
     print(render_table(result.build))
     for line in failure_details(result.build):
         print(line, file=sys.stderr)
-    if result.test is not None and hasattr(result.test, "table"):
-        print(result.test.table())
+    if result.test is not None:
+        print(render_test_table(result.test))
     if result.publish is not None:
         print(f"{result.publish.target} -> label {result.publish.label}")
         print(result.publish.table())
