@@ -11,7 +11,14 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from wheelhub.server import create_token, open_storage
-from wheelhub.server.testing import HubProcess, http, make_sdist, make_wheel, upload
+from wheelhub.server.testing import (
+    HubProcess,
+    http,
+    make_sdist,
+    make_wheel,
+    running_hub,
+    upload,
+)
 
 JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -220,3 +227,12 @@ def test_label_http_api_needs_admin(hub: HubProcess, owner: str, upload_token: s
     yank = json.dumps({"project": "tiny-pkg", "reason": "broken"}).encode()
     assert http(f"{api}/main/yank", method="POST", data=yank, token=admin_token).status == 200
     assert 'data-yanked="broken"' in http(hub.index_url(owner) + "tiny-pkg/").text
+
+
+def test_no_create_labels_refuses_unknown_label(tmp_path: Path, wheel: Path) -> None:
+    root = tmp_path / "strict"
+    token = create_token(root, owner="acme", scope="upload")
+    with running_hub(root, extra_args=["--no-create-labels"]) as strict:
+        refused = upload(strict.upload_url("acme", "feature-new"), wheel, token)
+        assert refused.status == 404 and "label 'acme/feature-new' not found" in refused.text
+        assert upload(strict.upload_url("acme"), wheel, token).status == 200  # main exists

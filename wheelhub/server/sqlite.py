@@ -47,6 +47,8 @@ from wheelhub.server.storage import (
 log = get_logger("server")
 
 SCHEMA_VERSION = 1
+CACHE_KIB = 16 * 1024  # page cache per connection
+MMAP_BYTES = 256 * 1024 * 1024  # reads of a large database go through the page cache
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS owners(
     id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,
@@ -145,6 +147,8 @@ class SqliteStorage:
                                    timeout=60.0)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
