@@ -3,8 +3,8 @@
 #   install -> start Docker -> build the local images (no registry here) -> build the
 #   example requirements into wheels -> test them in a clean runtime container ->
 #   start the embedded hub -> publish to the branch's label -> pip install from it.
-# Environment knobs: WHEELHUB_IMAGE (build image), WHEELHUB_HUB_PORT (default 8080),
-# WHEELHUB_HUB_ROOT (default .wheelhub/hub), WHEELHUB_OWNER (default demo).
+# Environment knobs: WHEELHUB_IMAGE (build image), MAIN_JOB_HUB_PORT (default 8080),
+# MAIN_JOB_HUB_ROOT (default .wheelhub/hub), MAIN_JOB_OWNER (default demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -21,9 +21,9 @@ fi
 export WHEELHUB_NETWORK="${WHEELHUB_NETWORK:-host}"   # no bridge networking on this host
 [ -f /etc/ssl/certs/ca-certificates.crt ] && export WHEELHUB_CA_BUNDLE="${WHEELHUB_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 wheelhub=.venv/bin/wheelhub
-port="${WHEELHUB_HUB_PORT:-8080}"
-root="${WHEELHUB_HUB_ROOT:-.wheelhub/hub}"
-owner="${WHEELHUB_OWNER:-demo}"
+port="${MAIN_JOB_HUB_PORT:-8080}"
+root="${MAIN_JOB_HUB_ROOT:-.wheelhub/hub}"
+owner="${MAIN_JOB_OWNER:-demo}"
 hub="http://127.0.0.1:$port"
 
 log "starting the hub at $hub (data in $root)"
@@ -48,8 +48,8 @@ venv="$(mktemp -d)/venv"
 python3 -m venv "$venv"
 # Only our hub as the index, so what installs is what was published.
 PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= "$venv/bin/pip" install -q --no-cache-dir \
-    --index-url "$index" PyYAML==6.0.2 MarkupSafe==3.0.2 attrs==24.2.0
-"$venv/bin/python" -c "import yaml, markupsafe, attrs; assert yaml.__with_libyaml__; print('imported yaml (libyaml), markupsafe, attrs from the hub')"
+    --index-url "$index" PyYAML==6.0.2 MarkupSafe==3.0.2 six==1.17.0
+"$venv/bin/python" -c "import yaml, markupsafe, six; assert yaml.__with_libyaml__; print('imported yaml (libyaml), markupsafe, six from the hub')"
 rm -rf "$(dirname "$venv")"
 
 cat <<TXT

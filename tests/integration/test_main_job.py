@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_main_job_publishes_an_installable_label(tmp_path: Path) -> None:
     hub_root = tmp_path / "hub"
     port = free_port()
-    env = {**os.environ, "WHEELHUB_HUB_PORT": str(port), "WHEELHUB_HUB_ROOT": str(hub_root),
-           "WHEELHUB_OWNER": "e2e", "WHEELHUB_WHEELHOUSE": str(tmp_path / "wheelhouse")}
+    env = {**os.environ, "MAIN_JOB_HUB_PORT": str(port), "MAIN_JOB_HUB_ROOT": str(hub_root),
+           "MAIN_JOB_OWNER": "e2e", "WHEELHUB_WHEELHOUSE": str(tmp_path / "wheelhouse")}
     for variable in ("GITHUB_ACTIONS", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "TRAVIS",
                      "TRAVIS_BRANCH", "CI_COMMIT_REF_NAME", "WHEELHUB_TOKEN"):
         env.pop(variable, None)
