@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.publish.conftest import CliRunner, Pkg, make_wheelhouse
 
 import wheelhub.publish.anaconda as anaconda_mod
+from tests.publish.conftest import CliRunner, Pkg, make_wheelhouse
 
 # the error classes the real client raises (pip install 'wheelhub[anaconda]')
 binstar_errors = pytest.importorskip("binstar_client.errors")

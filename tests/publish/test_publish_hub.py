@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.publish.conftest import CliRunner, Pkg, import_from, make_wheelhouse, pip_install
 
 hub_testing = pytest.importorskip("wheelhub.server.testing")

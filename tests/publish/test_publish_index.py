@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.publish.conftest import (
     TOKEN,
     CliRunner,
@@ -20,7 +21,6 @@ from tests.publish.conftest import (
     make_wheelhouse,
     pip_install,
 )
-
 from wheelhub.publish import PublishOptions, publish
 
 
@@ -68,10 +68,13 @@ def test_wrong_token_is_one_clear_line_naming_the_variable(
 def test_same_name_different_bytes_is_a_conflict_for_that_file_only(
         pypiserver: PypiServer, tmp_path: Path) -> None:
     old = make_wheelhouse(tmp_path / "old", [Pkg("alpha", marker="old")])
-    options = {"to": pypiserver.url, "label": "main", "token": TOKEN, "username": "ci"}
-    publish(PublishOptions(wheelhouse=old, **options))
+    def options(wheelhouse: Path) -> PublishOptions:
+        return PublishOptions(wheelhouse=wheelhouse, to=pypiserver.url, label="main",
+                              token=TOKEN, username="ci")
+
+    publish(options(old))
     new = make_wheelhouse(tmp_path / "new", [Pkg("alpha", marker="new"), Pkg("gamma")])
-    result = publish(PublishOptions(wheelhouse=new, **options))
+    result = publish(options(new))
     by_name = {f.filename: f for f in result.files}
     assert by_name["alpha-1.0-py3-none-any.whl"].status == "conflict"
     assert "bump the version" in by_name["alpha-1.0-py3-none-any.whl"].detail

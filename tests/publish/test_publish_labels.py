@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.publish.conftest import CliRunner
 
+from tests.publish.conftest import CliRunner
 from wheelhub.errors import ConfigError, LabelError
 from wheelhub.labels import LabelRules, find_ref, is_valid_label, label_for, sanitize
 

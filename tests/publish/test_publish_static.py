@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from tests.publish.conftest import (
     CliRunner,
     Pkg,
@@ -18,7 +19,6 @@ from tests.publish.conftest import (
     pip_install,
     running,
 )
-
 from wheelhub.publish import PublishOptions, publish
 
 
