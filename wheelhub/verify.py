@@ -27,7 +27,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from wheelhub.config import BuildOptions, Recipe, ResolvedConfig
-from wheelhub.engines.base import CancelToken, Session, shell_join
+from wheelhub.engines.base import Session, shell_join
+from wheelhub.engines.docker import LiveContainers
 from wheelhub.errors import ImageNotFound, PythonSelectionError, VerifyInputError
 from wheelhub.log import get_logger, prefix
 from wheelhub.manifest import Entry, Manifest, TestRecord, TestStatus
@@ -240,19 +241,11 @@ class _Runner:
         self.options = options
         self.client = client
         self.recorder = recorder
-        self.cancel_token = CancelToken()
-        self._live: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._containers = LiveContainers()
+        self.cancel_token = self._containers.token
 
     def cancel(self) -> None:
-        import docker.errors
-
-        self.cancel_token.cancel()
-        with self._lock:
-            live = list(self._live.values())
-        for container in live:
-            with contextlib.suppress(docker.errors.DockerException):
-                container.remove(force=True)
+        self._containers.cancel()
 
     def _image(self, reference: str) -> Any:
         import docker.errors
@@ -280,16 +273,14 @@ class _Runner:
         container = self.client.containers.create(
             image.id, ["sleep", "infinity"], name=name, detach=True, mounts=mounts,
             network_mode="none", labels={LABEL: python}, entrypoint=[], working_dir="/")
-        with self._lock:
-            self._live[name] = container
+        self._containers.add(name, container)
         try:
             container.start()
             container.exec_run(["mkdir", "-p", SCRATCH])
             yield DockerSession(self.client, container, PythonPrefix(tag=python, path=""),
                                 self.cancel_token)
         finally:
-            with self._lock:
-                self._live.pop(name, None)
+            self._containers.discard(name)
             if self.options.keep_container:
                 logger.info("keeping container %s (--keep-container)", name)
             else:

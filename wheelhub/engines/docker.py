@@ -49,6 +49,34 @@ def docker_client() -> Any:
     return client
 
 
+class LiveContainers:
+    """Containers this process started, so Ctrl-C can remove them all at once."""
+
+    def __init__(self) -> None:
+        self.token = CancelToken()
+        self._live: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str, container: Any) -> None:
+        with self._lock:
+            self._live[name] = container
+
+    def discard(self, name: str) -> None:
+        with self._lock:
+            self._live.pop(name, None)
+
+    def cancel(self) -> None:
+        """Mark everything cancelled and remove every live container now."""
+        import docker.errors
+
+        self.token.cancel()
+        with self._lock:
+            live = list(self._live.values())
+        for container in live:
+            with contextlib.suppress(docker.errors.DockerException):
+                container.remove(force=True)
+
+
 class DockerSession:
     def __init__(self, client: Any, container: Any, python: PythonPrefix,
                  cancel: CancelToken, *, prepared_key: str | None = None,
@@ -143,9 +171,8 @@ class DockerEngine:
     def __init__(self, options: BuildOptions) -> None:
         self.options = options
         self._client: Any = None
-        self._cancel = CancelToken()
-        self._live: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._containers = LiveContainers()
+        self._cancel = self._containers.token
 
     @property
     def client(self) -> Any:
@@ -237,8 +264,7 @@ class DockerEngine:
             start_image, ["sleep", "infinity"], name=container_name, detach=True,
             mounts=self._mounts(), labels={LABEL: name}, working_dir=CONTAINER_PATHS.workspace,
             **kwargs)
-        with self._lock:
-            self._live[container_name] = container
+        self._containers.add(container_name, container)
         try:
             container.start()
             logger.debug("started container %s for %s", container_name, python.tag)
@@ -251,8 +277,7 @@ class DockerEngine:
     def _finish(self, container_name: str, container: Any) -> None:
         import docker.errors
 
-        with self._lock:
-            self._live.pop(container_name, None)
+        self._containers.discard(container_name)
         # Hand caches written by root in the container back to the invoking user.
         with contextlib.suppress(docker.errors.DockerException):
             if not self._cancel.cancelled:
@@ -265,11 +290,4 @@ class DockerEngine:
             container.remove(force=True)
 
     def cancel(self) -> None:
-        import docker.errors
-
-        self._cancel.cancel()
-        with self._lock:
-            live = list(self._live.values())
-        for container in live:
-            with contextlib.suppress(docker.errors.DockerException):
-                container.remove(force=True)
+        self._containers.cancel()
