@@ -220,6 +220,9 @@ def test_label_http_api_needs_admin(hub: HubProcess, owner: str, upload_token: s
     assert reply.status == 200 and json.loads(reply.body)["files"] == 1
     move = json.dumps({"to": "main", "project": "tiny-pkg", "version": "1.0"}).encode()
     assert http(f"{api}/staging/move", method="POST", data=move, token=admin_token).status == 200
+    listed = json.loads(http(f"{api}/dev/files").body)["files"]
+    assert [(f["filename"], f["sha256"]) for f in listed] == [
+        (wheel.name, hashlib.sha256(wheel.read_bytes()).hexdigest())]
     labels = {lab["name"]: lab["files"] for lab in json.loads(http(api).body)["labels"]}
     assert labels == {"dev": 1, "staging": 0, "main": 1}
     assert http(hub.index_url(owner, "main") + "tiny-pkg/").status == 200

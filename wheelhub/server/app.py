@@ -7,7 +7,10 @@ URL layout (every URL also works under a ``/t/<token>/`` prefix)::
     /<owner>/label/<label>/simple/<project>/ project page (non-normalized names: 301)
     /<owner>/label/<label>/files/<filename>  the file; + ".metadata" for PEP 658 metadata
     /<owner>/...                             the same for label "main"
-    /api/v1/<owner>/labels[/<label>/(copy|move|remove|yank|delete)]   label API (JSON)
+    /api/v1/<owner>/labels                   labels (GET, JSON)
+    /api/v1/<owner>/labels/<label>/files     every file of a label with its sha256 (GET, JSON)
+    /api/v1/<owner>/labels/<label>/(copy|move|remove|yank|unyank|delete)
+                                             label operations (POST, JSON body, admin token)
 """
 
 from __future__ import annotations
@@ -267,9 +270,17 @@ class HubApp:
                       if not lab.private or (token is not None and tokens.grants(
                           token, owner=owner, label=lab.name, needed=TokenScope.READ))]
             return _json(200, {"owner": owner, "labels": labels})
-        if len(parts) != 5 or request.method != "POST":
+        if len(parts) != 5:
             raise HubNotFound.thing(f"'{request.path}'")
         label, operation = parts[3], parts[4]
+        if operation == "files" and request.method in {"GET", "HEAD"}:
+            self.hub.check_read(owner, label, token)
+            files = [{"filename": r.filename, "project": r.project, "version": r.version,
+                      "sha256": r.sha256, "size": r.size, "yanked": r.yanked}
+                     for r in self.storage.list_files(owner, label)]
+            return _json(200, {"owner": owner, "label": label, "files": files})
+        if request.method != "POST":
+            return text(405, "method not allowed", (b"allow", b"POST"))
         body = await request.body(1024 * 1024)
         try:
             args = json.loads(body or b"{}")
