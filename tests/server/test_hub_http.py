@@ -100,6 +100,7 @@ def test_bad_uploads_get_clear_errors_and_change_nothing(
     url = hub.upload_url(owner, "dev")
     blobs = _blobs(hub)
     mismatched = make_wheel(tmp_path / "m", "tiny-pkg", "1.0", metadata_name="evil-pkg")
+    bomb = make_wheel(tmp_path / "bomb", "tiny-pkg", "1.0", payload=b"\0" * (64 * 1024 * 1024))
     cases: list[tuple[dict[str, str | bytes], str]] = [
         ({"filename": "../../etc/tiny_pkg-1.0-py3-none-any.whl"}, "plain file name"),
         ({"filename": "a/tiny_pkg-1.0-py3-none-any.whl"}, "plain file name"),
@@ -113,6 +114,7 @@ def test_bad_uploads_get_clear_errors_and_change_nothing(
         ({"content": mismatched.read_bytes(), "sha256_digest": "<omit>",
           "md5_digest": "<omit>"}, "Name 'evil-pkg' does not match"),
         ({"filename": "tiny_pkg-1.0.exe"}, "not a valid wheel or sdist filename"),
+        ({"content": bomb.read_bytes()}, "zip bomb"),
     ]
     for fields, expected in cases:
         content = fields.pop("content", None)
