@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 
 from wheelhub.config import BuildOptions, Recipe, ResolvedConfig
 from wheelhub.engines.base import Session, shell_join
-from wheelhub.engines.docker import LiveContainers
-from wheelhub.errors import ImageNotFound, PythonSelectionError, VerifyInputError
+from wheelhub.engines.docker import LiveContainers, local_or_pulled_image
+from wheelhub.errors import PythonSelectionError, VerifyInputError
 from wheelhub.log import get_logger, prefix
 from wheelhub.manifest import Entry, Manifest, TestRecord, TestStatus
 from wheelhub.pythons import PythonPrefix, prefixes_from_listing, select_pythons
@@ -247,19 +247,6 @@ class _Runner:
     def cancel(self) -> None:
         self._containers.cancel()
 
-    def _image(self, reference: str) -> Any:
-        import docker.errors
-
-        try:
-            return self.client.images.get(reference)
-        except docker.errors.ImageNotFound:
-            pass
-        logger.info("pulling %s (not on this machine)", reference)
-        try:
-            return self.client.images.pull(reference)
-        except docker.errors.DockerException as error:
-            raise ImageNotFound.for_image(reference, str(error).splitlines()[0][:200]) from None
-
     @contextlib.contextmanager
     def container(self, image: Any, python: str) -> Iterator[Session]:
         import docker.errors
@@ -289,7 +276,7 @@ class _Runner:
 
     def test_python(self, python: str, entries: Sequence[Entry]) -> list[PackageTest]:
         reference, interpreter = runtime_for(self.options.runtime_image, python)
-        image = self._image(reference)
+        image = local_or_pulled_image(self.client, reference)
         verdicts: list[PackageTest] = []
         with prefix(f"test {python}"), self.container(image, python) as session:
             logger.info("%s: testing %d package(s) in a container without network",

@@ -49,6 +49,22 @@ def docker_client() -> Any:
     return client
 
 
+def local_or_pulled_image(client: Any, reference: str) -> Any:
+    """The image *reference*: used as is when present (never pulled), else pulled; if that
+    fails, one error naming the image and how to provide it."""
+    import docker.errors
+
+    try:
+        return client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        pass
+    logger.info("pulling %s (not on this machine)", reference)
+    try:
+        return client.images.pull(reference)
+    except docker.errors.DockerException as error:
+        raise ImageNotFound.for_image(reference, str(error).splitlines()[0][:200]) from None
+
+
 class LiveContainers:
     """Containers this process started, so Ctrl-C can remove them all at once."""
 
@@ -182,19 +198,7 @@ class DockerEngine:
 
     # -- image -----------------------------------------------------------------------------
     def _image(self) -> Any:
-        import docker.errors
-
-        reference = self.options.image
-        try:
-            return self.client.images.get(reference)
-        except docker.errors.ImageNotFound:
-            pass
-        logger.info("pulling %s (not on this machine)", reference)
-        try:
-            return self.client.images.pull(reference)
-        except docker.errors.DockerException as error:
-            detail = str(error).splitlines()[0][:200]
-            raise ImageNotFound.for_image(reference, detail) from None
+        return local_or_pulled_image(self.client, self.options.image)
 
     def inspect(self) -> ImageInfo:
         """Image id, environment and Python prefixes; the listing is cached per image id."""
