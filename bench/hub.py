@@ -45,11 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from wheelhub.server import create_token
-from wheelhub.server.simple import render_index, render_project
-from wheelhub.server.sqlite import SqliteStorage
-from wheelhub.server.storage import FileRecord
-from wheelhub.server.testing import (
+from tests.support.hub import (
     free_port,
     make_wheel,
     multipart,
@@ -57,6 +53,10 @@ from wheelhub.server.testing import (
     upload,
     upload_form,
 )
+from wheelhub.index.simple import render_index, render_project
+from wheelhub.server import create_token
+from wheelhub.server.sqlite import SqliteStorage
+from wheelhub.server.storage import FileRecord
 
 BIN = Path(sys.executable).parent
 DEVPI_VENV = Path("/tmp/wheelhub-bench-devpi")

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from wheelhub.build import build as build
-    from wheelhub.config import BuildOptions as BuildOptions
-    from wheelhub.results import BuildResult as BuildResult
+    from wheelhub.build.results import BuildResult as BuildResult
+    from wheelhub.build.run import build as build
+    from wheelhub.options import BuildOptions as BuildOptions
 
 __all__ = ["BuildOptions", "BuildResult", "__version__", "build"]
 
 _LAZY = {
-    "build": ("wheelhub.build", "build"),
-    "BuildOptions": ("wheelhub.config", "BuildOptions"),
-    "BuildResult": ("wheelhub.results", "BuildResult"),
+    "build": ("wheelhub.build.run", "build"),
+    "BuildOptions": ("wheelhub.options", "BuildOptions"),
+    "BuildResult": ("wheelhub.build.results", "BuildResult"),
 }
 
 

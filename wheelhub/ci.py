@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelhub.config import BuildOptions
+from wheelhub.build.results import BuildResult
 from wheelhub.errors import UsageError
-from wheelhub.labels import LabelDecision, LabelRules, label_for
-from wheelhub.log import get_logger
+from wheelhub.options import BuildOptions
 from wheelhub.publish import PublishResult
-from wheelhub.results import BuildResult
-from wheelhub.verify import TestOptions, TestResult
+from wheelhub.publish.labels import LabelDecision, LabelRules, label_for
+from wheelhub.util.log import get_logger
+from wheelhub.verify.run import TestOptions, TestResult
 
 logger = get_logger("ci")
 
@@ -74,7 +74,7 @@ def check_token(to: str, token_env: str, env: Mapping[str, str]) -> str | None:
 
 def run_ci(options: CiOptions, *, env: Mapping[str, str], cwd: Path,
            on_stage: StageCallback = lambda _name, _start: None) -> CiResult:
-    from wheelhub.build import build
+    from wheelhub.build.run import build
     from wheelhub.publish import PublishOptions, publish
 
     # Decide the label and find the token before spending minutes on a build.
@@ -91,7 +91,7 @@ def run_ci(options: CiOptions, *, env: Mapping[str, str], cwd: Path,
 
     tested = None
     if options.test is not None:
-        from wheelhub.verify import test_wheelhouse
+        from wheelhub.verify.run import test_wheelhouse
 
         on_stage("test", True)
         try:
@@ -117,7 +117,7 @@ def run_ci(options: CiOptions, *, env: Mapping[str, str], cwd: Path,
 
 def markdown_summary(result: CiResult, *, index_url: str | None) -> str:
     """The Markdown written to ``$GITHUB_STEP_SUMMARY``."""
-    from wheelhub.report import summary_line, summary_rows
+    from wheelhub.build.report import summary_line, summary_rows
 
     header, rows = summary_rows(result.build)
     lines = [f"## wheelhub: label `{result.label.label}`", "", result.label.reason, "",

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from wheelhub.fileio import atomic_write_bytes
+from wheelhub.util.fileio import atomic_write_bytes
 
 MANIFEST_NAME = "wheelhub-manifest.json"
 FORMAT_VERSION = 1

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import tests.support.hub as hub_testing
+import wheelhub.server as hub_server
 from tests.publish.conftest import CliRunner, Pkg, import_from, make_wheelhouse, pip_install
-
-hub_testing = pytest.importorskip("wheelhub.server.testing")
-hub_server = pytest.importorskip("wheelhub.server")
 
 
 @pytest.fixture

@@ -115,7 +115,7 @@ def test_empty_wheelhouse_and_stray_files_are_refused(cli: CliRunner, tmp_path: 
     empty = tmp_path / "empty"
     empty.mkdir()
     result = cli("publish", "-w", str(empty), "--to", f"file://{index}", "--label", "main")
-    assert result.code == 2 and "has no wheels to publish" in result.err
+    assert result.code == 2 and "has no built wheels to publish" in result.err
     house = make_wheelhouse(tmp_path / "house", [Pkg("alpha")])
     (house / "notes.tar.gz").write_bytes(b"x")
     result = cli("publish", "-w", str(house), "--to", f"file://{index}", "--label", "main")

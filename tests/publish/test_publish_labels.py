@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.publish.conftest import CliRunner
-from wheelhub.errors import ConfigError, LabelError
-from wheelhub.labels import LabelRules, find_ref, is_valid_label, label_for, sanitize
+from wheelhub.errors import ConfigError
+from wheelhub.publish.errors import LabelError
+from wheelhub.publish.labels import LabelRules, find_ref, is_valid_label, label_for, sanitize
 
 # (case, env, expected label, expected source, expected rule)
 CI_CASES: list[tuple[str, dict[str, str], str, str, str]] = [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.hub import HubProcess, make_wheel, offline_pip_env, running_hub
 from wheelhub.server import create_token
-from wheelhub.server.testing import HubProcess, make_wheel, offline_pip_env, running_hub
 
 _counter = itertools.count()
 

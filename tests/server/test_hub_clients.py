@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.hub import HubProcess, http, make_sdist, make_wheel
 from wheelhub.server import create_token
-from wheelhub.server.testing import HubProcess, http, make_sdist, make_wheel
 
 BIN = Path(sys.executable).parent
 

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from urllib.parse import urljoin
 
-from wheelhub.server import create_token, open_storage
-from wheelhub.server.testing import (
+from tests.support.hub import (
     HubProcess,
     http,
     make_sdist,
@@ -19,6 +18,7 @@ from wheelhub.server.testing import (
     running_hub,
     upload,
 )
+from wheelhub.server import create_token, open_storage
 
 JSON = "application/vnd.pypi.simple.v1+json"
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wheelhub.server.testing import HubProcess, http, make_wheel, upload
+from tests.support.hub import HubProcess, http, make_wheel, upload
 
 WHEELHUB = str(Path(sys.executable).parent / "wheelhub")
 

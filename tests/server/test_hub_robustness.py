@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 
 import pytest
 
+from tests.support.hub import HubProcess, http, make_wheel, running_hub, upload
 from wheelhub.server import create_token
-from wheelhub.server.testing import HubProcess, http, make_wheel, running_hub, upload
 
 
 def test_sixteen_clients_upload_the_same_file(hub: HubProcess, owner: str, upload_token: str,

@@ -9,16 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from wheelhub.errors import InvalidName, UploadRejected, UsageError
-from wheelhub.redact import redact
+from tests.support.hub import make_sdist, make_wheel, multipart
+from wheelhub.errors import UsageError
+from wheelhub.index.errors import InvalidName
+from wheelhub.index.names import check_label, check_owner
+from wheelhub.index.simple import render_project
 from wheelhub.server import tokens
-from wheelhub.server.archive import read_core_metadata
+from wheelhub.server.archive import parse_dist_filename, read_core_metadata
 from wheelhub.server.asgi import negotiate
+from wheelhub.server.errors import UploadRejected
 from wheelhub.server.multipart import parse_form
-from wheelhub.server.names import check_label, check_owner, parse_dist_filename
-from wheelhub.server.simple import render_project
 from wheelhub.server.storage import FileRecord, Scope, TokenRecord
-from wheelhub.server.testing import make_sdist, make_wheel, multipart
+from wheelhub.util.redact import redact
 
 
 @pytest.mark.parametrize("name", ["../etc/passwd.whl", "a/b-1.0-py3-none-any.whl",

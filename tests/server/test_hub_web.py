@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelhub.server.testing import HubProcess, make_sdist, make_wheel, upload
+from tests.support.hub import HubProcess, make_sdist, make_wheel, upload
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,

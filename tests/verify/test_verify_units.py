@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from wheelhub import verify
-from wheelhub.errors import VerifyInputError
+from wheelhub.verify import run as verify
+from wheelhub.verify.errors import VerifyInputError
 
 WHEELHUB = str(Path(sys.executable).with_name("wheelhub"))
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from wheelhub import __version__
 from wheelhub.errors import WheelhubError
-from wheelhub.log import get_logger, setup_logging
-from wheelhub.redact import redact
+from wheelhub.util.log import get_logger, setup_logging
+from wheelhub.util.redact import redact
 
 # Subcommand modules, in the order `wheelhub --help` lists them.
 COMMAND_MODULES = (

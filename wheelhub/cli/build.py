@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from wheelhub.build.report import failure_details, render_table
 from wheelhub.cli.options import add_build_options, build_options_from_args
-from wheelhub.report import failure_details, render_table
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhub.build import build
+    from wheelhub.build.run import build
 
     options = build_options_from_args(args)
     result = build(options)

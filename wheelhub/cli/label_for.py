@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wheelhub import config as config_mod
-from wheelhub.labels import LabelRules, label_for, rules_from_sections
+from wheelhub import options as config_mod
+from wheelhub.publish.labels import LabelRules, label_for, rules_from_sections
 
 HELP_RULES = """\
 label rules (wheelhub.yaml, section `labels:`):

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wheelhub.config import OPTIONS, BuildOptions, ResolvedConfig, resolve
+from wheelhub.options import OPTIONS, BuildOptions, ResolvedConfig, resolve
 
 # Short flags for the most used options, as in the README.
 _SHORT = {"requirements": "-r", "build_requirements": "-b", "wheelhouse": "-w", "jobs": "-j"}

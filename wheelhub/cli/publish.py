@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from wheelhub.cli.label_for import add_label_arguments, load_rules
-from wheelhub.labels import label_for
-from wheelhub.log import LOGGER_NAME, PrefixRedactFilter, get_logger
 from wheelhub.publish import PublishOptions, detect_kind, publish
+from wheelhub.publish.labels import label_for
+from wheelhub.util.log import LOGGER_NAME, PrefixRedactFilter, get_logger
 
 EPILOG = """\
 targets (--to):

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from typing import Any
 
+from wheelhub.build.errors import ShellError
 from wheelhub.cli.options import add_build_options, build_options_from_args
-from wheelhub.errors import ShellError
 
 
 def register(subparsers: Any) -> None:
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhub.shell import ShellRequest, open_shell
+    from wheelhub.build.shell import ShellRequest, open_shell
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ShellError.no_tty()

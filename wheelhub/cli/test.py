@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelhub.cli.options import add_build_options, resolved_from_args
-from wheelhub.config import BuildOptions
+from wheelhub.options import BuildOptions
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhub import verify
+    from wheelhub.verify import run as verify
 
     config = resolved_from_args(args)
     build = BuildOptions.from_config(config, cwd=Path.cwd(), env=os.environ)

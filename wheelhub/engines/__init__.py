@@ -7,8 +7,8 @@ which one they drive.
 
 from __future__ import annotations
 
-from wheelhub.config import BuildOptions
 from wheelhub.engines.base import Engine
+from wheelhub.options import BuildOptions
 
 
 def make_engine(options: BuildOptions) -> Engine:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from wheelhub.pythons import PythonPrefix
+from wheelhub.engines.pythons import PythonPrefix
 
 # Called with each line of output as it arrives (live log + per-package log file).
 LineSink = Callable[[str], None]

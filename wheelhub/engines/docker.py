@@ -19,18 +19,18 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from wheelhub.config import BuildOptions
 from wheelhub.engines.base import CancelToken, ImageInfo, LineBuffer, LineSink, Paths
-from wheelhub.errors import EngineError, ImageNotFound
-from wheelhub.fileio import atomic_write_bytes, ensure_dir, owner_ids
-from wheelhub.log import get_logger
-from wheelhub.pythons import PythonPrefix, prefixes_from_listing
+from wheelhub.engines.errors import EngineError, ImageNotFound
+from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing
+from wheelhub.options import BuildOptions
+from wheelhub.util.fileio import atomic_write_bytes, ensure_dir, owner_ids
+from wheelhub.util.log import get_logger
 
 logger = get_logger("docker")
 
 CONTAINER_PATHS = Paths(project="/project", workspace="/wheelhub/work",
                         wheelhouse="/wheelhub/wheelhouse", cache="/wheelhub/cache")
-LABEL = "org.wheelhub.build"
+LABEL = "org.wheelhub.build.run"
 PREPARED_REPOSITORY = "wheelhub-prepared"
 PREPARED_LABEL = "org.wheelhub.prepared"
 

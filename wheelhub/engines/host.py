@@ -15,11 +15,11 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from wheelhub.config import BuildOptions
 from wheelhub.engines.base import CancelToken, ImageInfo, LineBuffer, LineSink, Paths
-from wheelhub.errors import EngineError
-from wheelhub.fileio import ensure_dir
-from wheelhub.pythons import PythonPrefix, prefixes_from_listing
+from wheelhub.engines.errors import EngineError
+from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing
+from wheelhub.options import BuildOptions
+from wheelhub.util.fileio import ensure_dir
 
 
 class HostSession:

@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from wheelhub.errors import TargetError
-from wheelhub.labels import check_label
-from wheelhub.log import get_logger
 from wheelhub.publish.anaconda import ANACONDA_HOSTS, AnacondaTarget, ApiFactory
+from wheelhub.publish.errors import TargetError
 from wheelhub.publish.index import IndexTarget, probe_hub
+from wheelhub.publish.labels import check_label
 from wheelhub.publish.model import (
     Candidate,
     FileResult,
@@ -32,7 +31,8 @@ from wheelhub.publish.planner import Sleep, run
 from wheelhub.publish.static import StaticTarget
 from wheelhub.publish.target import Target, UploadFailedError
 from wheelhub.publish.wheelhouse import select
-from wheelhub.redact import redact
+from wheelhub.util.log import get_logger
+from wheelhub.util.redact import redact
 
 __all__ = ["Candidate", "FileResult", "Kind", "PublishOptions", "PublishResult", "Target",
            "UploadFailedError", "detect_kind", "open_target", "publish"]

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from email.parser import HeaderParser
 from typing import Any
 
-from wheelhub.errors import TargetAuthError, TargetError
-from wheelhub.log import get_logger
+from wheelhub.publish.errors import TargetAuthError, TargetError
 from wheelhub.publish.index import short_error
 from wheelhub.publish.model import Candidate
 from wheelhub.publish.target import Listing, UploadFailedError
+from wheelhub.util.log import get_logger
 
 log = get_logger("publish")
 

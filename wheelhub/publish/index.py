@@ -19,11 +19,11 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from wheelhub.errors import TargetAuthError, TargetError
-from wheelhub.log import get_logger
+from wheelhub.publish.errors import TargetAuthError, TargetError
 from wheelhub.publish.model import Candidate
 from wheelhub.publish.target import Listing, UploadFailedError
-from wheelhub.redact import redact
+from wheelhub.util.log import get_logger
+from wheelhub.util.redact import redact
 
 log = get_logger("publish")
 

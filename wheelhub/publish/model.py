@@ -13,7 +13,7 @@ Status = Literal["uploaded", "skipped", "conflict", "failed", "would-upload"]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PublishOptions:
-    """Everything one publish needs. ``label`` is already resolved (see wheelhub.labels)."""
+    """Everything one publish needs. ``label`` is already resolved (see wheelhub.publish.labels)."""
 
     wheelhouse: Path
     to: str

@@ -18,9 +18,9 @@ import concurrent.futures
 import time
 from collections.abc import Callable, Sequence
 
-from wheelhub.log import get_logger, prefix
 from wheelhub.publish.model import Candidate, FileResult, PublishOptions, PublishResult
 from wheelhub.publish.target import Listing, Target, UploadFailedError
+from wheelhub.util.log import get_logger, prefix
 
 log = get_logger("publish")
 

@@ -29,12 +29,12 @@ from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
-from wheelhub.errors import TargetError
-from wheelhub.fileio import atomic_write_bytes, atomic_writer, ensure_dir
-from wheelhub.log import get_logger
+from wheelhub.publish.errors import TargetError
 from wheelhub.publish.model import Candidate
 from wheelhub.publish.target import Listing, UploadFailedError
 from wheelhub.publish.wheelhouse import sha256_of
+from wheelhub.util.fileio import atomic_write_bytes, atomic_writer, ensure_dir
+from wheelhub.util.log import get_logger
 
 log = get_logger("publish")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from wheelhub.errors import PublishInputError
 from wheelhub.manifest import MANIFEST_NAME, Manifest
+from wheelhub.publish.errors import PublishInputError
 from wheelhub.publish.model import Candidate
 
 # What `wheelhub build` writes next to the wheels; everything else must be a wheel.

@@ -5,7 +5,7 @@ Library entry points (the CLI and other modules' tests call these):
 * :func:`open_storage` - the embedded storage under a root directory;
 * :func:`create_owner`, :func:`create_token` - what ``wheelhub owner/token create`` do;
 * :func:`serve` (in :mod:`wheelhub.server.serve`) - run the server;
-* :mod:`wheelhub.server.testing` - ``running_hub(root)`` starts ``wheelhub serve`` in a
+* :mod:`tests.support.hub` - ``running_hub(root)`` starts ``wheelhub serve`` in a
   subprocess on a free loopback port, plus tiny-wheel builders for tests.
 
 Importing this package does not import the web server.
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wheelhub.log import get_logger
+from wheelhub.index.names import check_label, check_owner
 from wheelhub.server import tokens
-from wheelhub.server.names import check_label, check_owner
 from wheelhub.server.sqlite import SqliteStorage
 from wheelhub.server.storage import Owner, Scope, Storage, TokenRecord
+from wheelhub.util.log import get_logger
 
 log = get_logger("server")
 
@@ -51,7 +51,7 @@ def issue_token(storage: Storage, *, owner: str, scope: str | Scope = Scope.UPLO
     check_owner(owner)
     if storage.get_owner(owner) is None:
         if not create_owner:
-            from wheelhub.errors import HubNotFound
+            from wheelhub.server.errors import HubNotFound
 
             raise HubNotFound.owner(owner)
         storage.create_owner(owner, exist_ok=True)

@@ -24,9 +24,8 @@ from typing import TypeVar
 
 from packaging.utils import canonicalize_name
 
-from wheelhub.errors import HubError, HubNotFound, UploadRejected, WheelhubError
-from wheelhub.log import get_logger
-from wheelhub.redact import redact
+from wheelhub.errors import WheelhubError
+from wheelhub.index.names import DEFAULT_LABEL
 from wheelhub.server import tokens, web
 from wheelhub.server.asgi import (
     CONTENT_TYPES,
@@ -40,11 +39,13 @@ from wheelhub.server.asgi import (
     redirect,
     text,
 )
+from wheelhub.server.errors import HubError, HubNotFound, UploadRejected
 from wheelhub.server.hub import Hub
 from wheelhub.server.multipart import parse_form
-from wheelhub.server.names import DEFAULT_LABEL
 from wheelhub.server.storage import Scope as TokenScope
 from wheelhub.server.storage import Selection, TokenRecord
+from wheelhub.util.log import get_logger
+from wheelhub.util.redact import redact
 
 log = get_logger("server")
 T = TypeVar("T")

@@ -12,11 +12,50 @@ import zipfile
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 
-from packaging.utils import canonicalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
-from wheelhub.errors import UploadRejected
-from wheelhub.server.names import DistName
+from wheelhub.server.errors import UploadRejected
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DistName:
+    """What an uploaded filename says about itself."""
+
+    filename: str
+    project: NormalizedName
+    version: Version
+    kind: str  # "bdist_wheel" or "sdist"
+    python_tags: tuple[str, ...]
+    platform_tags: tuple[str, ...]
+
+
+def parse_dist_filename(filename: str) -> DistName:
+    """Parse a wheel or sdist filename, refusing anything that is not a plain file name."""
+    if (not filename or "/" in filename or "\\" in filename or "\x00" in filename
+            or filename.startswith(".") or ".." in filename or len(filename) > 255):
+        raise UploadRejected.because(filename.replace("\x00", "\\0"),
+                                     "the filename must be a plain file name")
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, tags = parse_wheel_filename(filename)
+            return DistName(filename=filename, project=name, version=version, kind="bdist_wheel",
+                            python_tags=tuple(sorted({t.interpreter for t in tags})),
+                            platform_tags=tuple(sorted({t.platform for t in tags})))
+        name, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename) as error:
+        raise UploadRejected.because(filename, f"not a valid wheel or sdist filename ({error})") \
+            from error
+    return DistName(filename=filename, project=name, version=version, kind="sdist",
+                    python_tags=("source",), platform_tags=("any",))
+
 
 MAX_MEMBERS = 100_000
 MAX_METADATA_BYTES = 4 * 1024 * 1024

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wheelhub.errors import HubError, UploadTooLarge
-from wheelhub.server.simple import HTML_TYPE, JSON_TYPE
+from wheelhub.index.simple import HTML_TYPE, JSON_TYPE
+from wheelhub.server.errors import HubError, UploadTooLarge
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -13,17 +13,11 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from wheelhub.errors import (
-    HubAuthError,
-    HubForbidden,
-    HubNotFound,
-    UploadRejected,
-)
-from wheelhub.log import get_logger
+from wheelhub.index.names import check_label
 from wheelhub.server import tokens
-from wheelhub.server.archive import read_core_metadata
+from wheelhub.server.archive import parse_dist_filename, read_core_metadata
+from wheelhub.server.errors import HubAuthError, HubForbidden, HubNotFound, UploadRejected
 from wheelhub.server.multipart import Form
-from wheelhub.server.names import check_label, parse_dist_filename
 from wheelhub.server.storage import (
     AddOutcome,
     FileRecord,
@@ -33,6 +27,7 @@ from wheelhub.server.storage import (
     TokenRecord,
     Visibility,
 )
+from wheelhub.util.log import get_logger
 
 log = get_logger("server")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from wheelhub.errors import UploadRejected
+from wheelhub.server.errors import UploadRejected
 
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 _NAME = re.compile(rb'(?:^|;)\s*name="([^"]*)"', re.IGNORECASE)

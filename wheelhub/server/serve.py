@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from wheelhub.log import get_logger
 from wheelhub.server.app import HubApp
 from wheelhub.server.hub import Hub, HubSettings
 from wheelhub.server.sqlite import SqliteStorage
+from wheelhub.util.log import get_logger
 
 log = get_logger("server")
 

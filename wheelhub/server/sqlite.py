@@ -26,10 +26,10 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from wheelhub.errors import HubNotFound, UploadConflict, UsageError
-from wheelhub.log import get_logger
-from wheelhub.server.names import DEFAULT_LABEL, check_label, check_owner, normalize_project
-from wheelhub.server.simple import RenderedPage, render_index, render_project
+from wheelhub.errors import UsageError
+from wheelhub.index.names import DEFAULT_LABEL, check_label, check_owner, normalize_project
+from wheelhub.index.simple import RenderedPage, render_index, render_project
+from wheelhub.server.errors import HubNotFound, UploadConflict
 from wheelhub.server.storage import (
     AddOutcome,
     FileRecord,
@@ -43,6 +43,7 @@ from wheelhub.server.storage import (
     TokenRecord,
     Visibility,
 )
+from wheelhub.util.log import get_logger
 
 log = get_logger("server")
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from packaging.version import InvalidVersion, Version
 
-from wheelhub.server.names import DEFAULT_LABEL
-from wheelhub.server.simple import upload_time
+from wheelhub.index.names import DEFAULT_LABEL
+from wheelhub.index.simple import upload_time
 from wheelhub.server.storage import FileRecord, Label, Owner
 
 _STYLE = """

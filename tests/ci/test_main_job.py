@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelhub.server.testing import free_port, offline_pip_env
+from tests.support.hub import free_port, offline_pip_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]

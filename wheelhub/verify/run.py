@@ -26,14 +26,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from wheelhub.config import BuildOptions, Recipe, ResolvedConfig
+from wheelhub.build.steps import TAIL_LINES, LogCapture
 from wheelhub.engines.base import Session, shell_join
 from wheelhub.engines.docker import LiveContainers, local_or_pulled_image
-from wheelhub.errors import PythonSelectionError, VerifyInputError
-from wheelhub.log import get_logger, prefix
+from wheelhub.engines.errors import PythonSelectionError
+from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing, select_pythons
 from wheelhub.manifest import Entry, Manifest, TestRecord, TestStatus
-from wheelhub.pythons import PythonPrefix, prefixes_from_listing, select_pythons
-from wheelhub.steps import TAIL_LINES, LogCapture
+from wheelhub.options import BuildOptions, Recipe, ResolvedConfig
+from wheelhub.util.log import get_logger, prefix
+from wheelhub.verify.errors import VerifyInputError
 
 logger = get_logger("test")
 
@@ -444,8 +445,8 @@ _HTML_END = "<!-- /wheelhub-test -->"
 
 def update_reports(result: TestResult) -> tuple[Path, ...]:
     """Put the verdicts into the build's report.json and report.html, where they exist."""
-    from wheelhub.fileio import atomic_write_bytes
-    from wheelhub.report import REPORT_HTML, REPORT_JSON
+    from wheelhub.build.report import REPORT_HTML, REPORT_JSON
+    from wheelhub.util.fileio import atomic_write_bytes
 
     written: list[Path] = []
     verdicts = {(r.project, r.python): r for r in result.results}

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelhub.config import Recipe
+from wheelhub.build.requirements import RequirementLine, RequirementSet
+from wheelhub.engines.pythons import PythonPrefix, select_pythons
 from wheelhub.manifest import Entry, Manifest
-from wheelhub.pythons import PythonPrefix, select_pythons
-from wheelhub.requirements import RequirementLine, RequirementSet
+from wheelhub.options import Recipe
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

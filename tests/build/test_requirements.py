@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from wheelhub.errors import RequirementsError
-from wheelhub.requirements import parse_requirements
+from wheelhub.build.errors import RequirementsError
+from wheelhub.build.requirements import parse_requirements
 
 
 def write(path: Path, text: str) -> Path:

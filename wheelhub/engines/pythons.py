@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wheelhub.errors import PythonSelectionError
+from wheelhub.engines.errors import PythonSelectionError
 
 _PREFIX = re.compile(r"^(?P<impl>cp|pp)(?P<major>\d)(?P<minor>\d+)(?P<suffix>t?)-")
 

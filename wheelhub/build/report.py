@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wheelhub.fileio import atomic_write_bytes
+from wheelhub.build.results import BuildResult
 from wheelhub.manifest import Entry
-from wheelhub.results import BuildResult
+from wheelhub.util.fileio import atomic_write_bytes
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from wheelhub.errors import ConfigError, LabelError
+from wheelhub.errors import ConfigError
+from wheelhub.publish.errors import LabelError
 
 MAX_LABEL_LENGTH = 128
-# Valid on the hub (wheelhub.server.names), on anaconda.org (labels start with a letter)
+# Valid on the hub (wheelhub.index.names), on anaconda.org (labels start with a letter)
 # and as a path segment of a static index.
 _VALID = re.compile(r"^[a-z](?:[a-z0-9._-]{0,126}[a-z0-9_])?$", re.IGNORECASE)
 _UNSAFE_RUN = re.compile(r"[^a-z0-9._]+")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from wheelhub.config import BuildOptions, resolve
 from wheelhub.errors import ConfigError
+from wheelhub.options import BuildOptions, resolve
 
 
 def test_precedence_defaults_file_env_cli(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The steps run inside one session (one Python prefix): prepare, hook, build reqs,
 then each requirement's wheel build and repair. Each step is a small method; the
-orchestration across prefixes lives in :mod:`wheelhub.build`.
+orchestration across prefixes lives in :mod:`wheelhub.build.run`.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelhub.config import BuildOptions, Recipe
+from wheelhub.build.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
+from wheelhub.build.repair import explain_failure, needs_repair, repair_command
+from wheelhub.build.requirements import RequirementSet
+from wheelhub.build.wheelhouse import Wheelhouse
 from wheelhub.engines.base import Session, shell_join
-from wheelhub.fileio import chown_to_user
-from wheelhub.log import get_logger, prefix
 from wheelhub.manifest import BuildStatus, Entry, WheelRecord
-from wheelhub.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
-from wheelhub.repair import explain_failure, needs_repair, repair_command
-from wheelhub.requirements import RequirementSet
-from wheelhub.wheelhouse import Wheelhouse
+from wheelhub.options import BuildOptions, Recipe
+from wheelhub.util.fileio import chown_to_user
+from wheelhub.util.log import get_logger, prefix
 
 logger = get_logger("build")
 TAIL_LINES = 25

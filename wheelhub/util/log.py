@@ -11,7 +11,7 @@ import contextvars
 import logging
 from collections.abc import Iterator
 
-from wheelhub.redact import redact
+from wheelhub.util.redact import redact
 
 LOGGER_NAME = "wheelhub"
 _prefix: contextvars.ContextVar[str] = contextvars.ContextVar("wheelhub_log_prefix", default="")

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from wheelhub.errors import PythonSelectionError
+from wheelhub.build.plan import CommonInputs, entry_inputs, key_of, make_plan, pins_by_project
+from wheelhub.build.requirements import parse_requirements
+from wheelhub.engines.errors import PythonSelectionError
+from wheelhub.engines.pythons import prefixes_from_listing, select_pythons
 from wheelhub.manifest import Entry, Manifest, WheelRecord
-from wheelhub.plan import CommonInputs, entry_inputs, key_of, make_plan, pins_by_project
-from wheelhub.pythons import prefixes_from_listing, select_pythons
-from wheelhub.requirements import parse_requirements
 
 AVAILABLE = prefixes_from_listing(
     "/opt/python", ["cp310-cp310", "cp311-cp311", "cp312-cp312", "cp313-cp313", "cp313-cp313t",

@@ -1,4 +1,4 @@
-"""Results of a build, returned by :func:`wheelhub.build` (the library never prints)."""
+"""Results of a build, returned by :func:`wheelhub.build.run` (the library never prints)."""
 
 from __future__ import annotations
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from wheelhub.build.errors import WheelhouseError
+from wheelhub.build.repair import vendored_libraries
 from wheelhub.engines.base import Session
-from wheelhub.errors import WheelhouseError
-from wheelhub.fileio import atomic_writer, ensure_dir
 from wheelhub.manifest import Manifest, WheelRecord
-from wheelhub.repair import vendored_libraries
+from wheelhub.util.fileio import atomic_writer, ensure_dir
 
 LOG_DIR = "logs"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from wheelhub import shell
-from wheelhub.errors import ShellError
+from wheelhub.build import shell
+from wheelhub.build.errors import ShellError
 
 WHEELHUB = str(Path(sys.executable).with_name("wheelhub"))
 

@@ -1,4 +1,4 @@
-"""``wheelhub.build(options)``: requirements → repaired wheelhouse, one session per prefix.
+"""``wheelhub.build.run(options)``: requirements → repaired wheelhouse, one session per prefix.
 
 Flow: parse inputs → inspect the image → plan (cache verdicts) → run the prefixes
 that have work in parallel (up to ``jobs``) → prune stale wheels → manifest and
@@ -15,19 +15,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from wheelhub.config import BuildOptions
+from wheelhub.build.errors import HookError
+from wheelhub.build.plan import CommonInputs, Plan, PlannedEntry, make_plan, sha256_file
+from wheelhub.build.report import write_reports
+from wheelhub.build.requirements import RequirementSet, parse_requirements
+from wheelhub.build.results import BuildResult, PrefixFailure
+from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
+from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe
 from wheelhub.engines import make_engine
 from wheelhub.engines.base import Engine, ImageInfo
-from wheelhub.errors import HookError, Interrupted
-from wheelhub.log import get_logger, prefix
+from wheelhub.engines.pythons import PythonPrefix
+from wheelhub.errors import Interrupted
 from wheelhub.manifest import Entry, Manifest
-from wheelhub.plan import CommonInputs, Plan, PlannedEntry, make_plan, sha256_file
-from wheelhub.pythons import PythonPrefix
-from wheelhub.report import write_reports
-from wheelhub.requirements import RequirementSet, parse_requirements
-from wheelhub.results import BuildResult, PrefixFailure
-from wheelhub.steps import LogCapture, PrefixBuild, SetupFailed
-from wheelhub.wheelhouse import Wheelhouse, check_writable, describe
+from wheelhub.options import BuildOptions
+from wheelhub.util.log import get_logger, prefix
 
 logger = get_logger("build")
 

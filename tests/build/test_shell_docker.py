@@ -71,7 +71,7 @@ def type_line(child: pexpect.spawn, command: str) -> str:
 def build_containers(docker_client: Any) -> list[Any]:
     """Shell containers (label value shell-<tag>); builds running elsewhere do not count."""
     found: list[Any] = docker_client.containers.list(
-        all=True, filters={"label": "org.wheelhub.build=shell-cp311"})
+        all=True, filters={"label": "org.wheelhub.build.run=shell-cp311"})
     return found
 
 

@@ -21,17 +21,17 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelhub.build import common_inputs, load_inputs
-from wheelhub.config import BuildOptions, Recipe
+from wheelhub.build.errors import ShellError
+from wheelhub.build.plan import PlannedEntry
+from wheelhub.build.requirements import RequirementLine, RequirementSet
+from wheelhub.build.run import common_inputs, load_inputs
+from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
+from wheelhub.build.wheelhouse import Wheelhouse, check_writable
 from wheelhub.engines.base import Session, shell_join
-from wheelhub.errors import ShellError
-from wheelhub.log import get_logger
+from wheelhub.engines.pythons import PythonPrefix, select_pythons
 from wheelhub.manifest import Entry, Manifest
-from wheelhub.plan import PlannedEntry
-from wheelhub.pythons import PythonPrefix, select_pythons
-from wheelhub.requirements import RequirementLine, RequirementSet
-from wheelhub.steps import LogCapture, PrefixBuild, SetupFailed
-from wheelhub.wheelhouse import Wheelhouse, check_writable
+from wheelhub.options import BuildOptions, Recipe
+from wheelhub.util.log import get_logger
 
 logger = get_logger("shell")
 

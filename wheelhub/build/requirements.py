@@ -15,7 +15,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelhub.errors import RequirementsError
+from wheelhub.build.errors import RequirementsError
 
 # pip options that may appear in a requirements file and how we treat them.
 _BUILD_OPTIONS = {"--no-binary", "--only-binary", "--prefer-binary", "--pre"}

@@ -1,6 +1,6 @@
 """Helpers for tests (ours and other modules'): a real hub in a subprocess, tiny wheels.
 
-    from wheelhub.server.testing import running_hub, make_wheel
+    from tests.support.hub import running_hub, make_wheel
     from wheelhub.server import create_token
 
     with running_hub(tmp_path / "hub") as hub:
@@ -71,7 +71,7 @@ def wait_until_up(base_url: str, *, timeout: float = 15.0,
         if process is not None and process.poll() is not None:
             raise WheelhubError(f"the hub exited with code {process.returncode} at startup")
         try:
-            with urllib.request.urlopen(base_url + "/_health", timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(base_url + "/_health", timeout=1) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -160,7 +160,7 @@ def http(url: str, *, method: str = "GET", data: bytes | None = None,
     if token is not None:
         auth = base64.b64encode(f"__token__:{token}".encode()).decode()
         all_headers["Authorization"] = f"Basic {auth}"
-    request = urllib.request.Request(url, data=data, method=method,  # noqa: S310
+    request = urllib.request.Request(url, data=data, method=method,
                                      headers=all_headers)
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):

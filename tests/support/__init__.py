@@ -1,0 +1,1 @@
+"""Test support: start real hubs, build fixture packages (not part of the package)."""

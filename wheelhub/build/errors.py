@@ -1,0 +1,82 @@
+"""Errors of the build pipeline and ``wheelhub shell``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wheelhub.errors import UsageError, WheelhubError
+
+
+class RequirementsError(UsageError):
+    """One or more malformed lines in requirements files; all are listed at once."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in requirements"
+        super().__init__(head + ":\n  " + "\n  ".join(self.problems),
+                         hint="fix the lines above; nothing was built")
+
+
+class HookError(UsageError):
+    @classmethod
+    def missing(cls, path: str) -> HookError:
+        return cls(f"setup hook '{path}' does not exist",
+                   hint="create it, pass --setup PATH, or --setup '' for none")
+
+    @classmethod
+    def not_executable(cls, path: str) -> HookError:
+        return cls(f"setup hook '{path}' is not a readable file", hint=f"chmod +r {path}")
+
+
+class WheelhouseError(WheelhubError):
+    @classmethod
+    def not_writable(cls, path: str, detail: str) -> WheelhouseError:
+        return cls(f"wheelhouse '{path}' is not writable ({detail})",
+                   hint="choose another directory with -w, or fix its permissions",
+                   exit_code=2)
+
+
+class BuildFailed(WheelhubError):
+    """Some packages or prefixes failed; the others' wheels were kept."""
+
+    exit_code = 1
+
+
+class ShellError(UsageError):
+    """`wheelhub shell` cannot open the requested shell; no container was left behind."""
+
+    @classmethod
+    def no_tty(cls) -> ShellError:
+        return cls("wheelhub shell needs an interactive terminal (stdin and stdout are not a TTY)",
+                   hint="run it from a terminal; in scripts use `wheelhub build -v` and its logs")
+
+    @classmethod
+    def no_docker_cli(cls) -> ShellError:
+        return cls("wheelhub shell needs the `docker` command-line client, which is not on PATH",
+                   hint="install the Docker CLI (docker-ce-cli or docker.io)")
+
+    @classmethod
+    def host_engine(cls) -> ShellError:
+        return cls("wheelhub shell opens a build container; --engine host has none",
+                   hint="you are already in the build environment: source the setup hook yourself")
+
+    @classmethod
+    def nothing_failed(cls, path: str) -> ShellError:
+        return cls(f"the last build in '{path}' has no failed entry to reopen",
+                   hint="use `wheelhub shell --python TAG [--package NAME]` instead")
+
+    @classmethod
+    def unknown_package(cls, name: str, known: Sequence[str]) -> ShellError:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = (f"did you mean '{close[0]}'?" if close
+                else f"requirements: {', '.join(known) or 'none'}")
+        return cls(f"--package '{name}' is not in the requirements", hint=hint)
+
+    @classmethod
+    def one_python(cls, selector: str, matched: Sequence[str]) -> ShellError:
+        return cls(f"--python '{selector}' matches {len(matched)} prefixes "
+                   f"({', '.join(matched)}); a shell opens one",
+                   hint=f"pass one tag, for example --python {matched[0] if matched else 'cp311'}")

@@ -1,0 +1,104 @@
+"""Errors the hub answers with; ``status`` is the HTTP status of the response."""
+
+from __future__ import annotations
+
+from wheelhub.errors import WheelhubError
+
+
+class HubError(WheelhubError):
+    """A request to the hub was refused; ``status`` is the HTTP status the server answers."""
+
+    status: int = 400
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None):
+        super().__init__(message, hint=hint)
+        if status is not None:
+            self.status = status
+
+
+class HubNotFound(HubError):
+    """Unknown owner, label, project or file, or a private one without a valid read token."""
+
+    status = 404
+
+    @classmethod
+    def owner(cls, owner: str) -> HubNotFound:
+        return cls(f"owner '{owner}' not found",
+                   hint=f"create it with `wheelhub owner create {owner}` (or create a token for it)")
+
+    @classmethod
+    def label(cls, owner: str, label: str) -> HubNotFound:
+        return cls(f"label '{owner}/{label}' not found",
+                   hint=f"list labels with `wheelhub label list --owner {owner}`")
+
+    @classmethod
+    def thing(cls, what: str) -> HubNotFound:
+        return cls(f"{what} not found")
+
+
+class HubAuthError(HubError):
+    """No token, or a wrong, expired or revoked one (HTTP 401)."""
+
+    status = 401
+
+    @classmethod
+    def missing(cls) -> HubAuthError:
+        return cls("this needs a token",
+                   hint="pass it as HTTP basic auth (user __token__) or a /t/<token>/ URL prefix")
+
+    @classmethod
+    def invalid(cls) -> HubAuthError:
+        return cls("token is invalid, expired or revoked",
+                   hint="create a new one with `wheelhub token create`")
+
+
+class HubForbidden(HubError):
+    """A valid token without the needed scope, owner or label glob (HTTP 403)."""
+
+    status = 403
+
+    @classmethod
+    def scope(cls, needed: str, have: str) -> HubForbidden:
+        return cls(f"token scope '{have}' does not allow this (needs '{needed}')",
+                   hint=f"create a token with --scope {needed}")
+
+    @classmethod
+    def label(cls, owner: str, label: str, glob: str) -> HubForbidden:
+        return cls(f"token is limited to labels '{glob}', not '{owner}/{label}'",
+                   hint="use a token whose --label glob matches this label")
+
+    @classmethod
+    def owner(cls, owner: str) -> HubForbidden:
+        return cls(f"token does not belong to owner '{owner}'",
+                   hint=f"create one with `wheelhub token create --owner {owner}`")
+
+
+class UploadRejected(HubError):
+    """The upload is malformed or inconsistent; nothing was stored (HTTP 400)."""
+
+    status = 400
+
+    @classmethod
+    def because(cls, filename: str, reason: str) -> UploadRejected:
+        return cls(f"upload of '{filename}' rejected: {reason}",
+                   hint="nothing was stored; fix the file and upload again")
+
+
+class UploadConflict(HubError):
+    """Same filename, different bytes (HTTP 409)."""
+
+    status = 409
+
+    @classmethod
+    def for_file(cls, owner: str, filename: str) -> UploadConflict:
+        return cls(f"'{filename}' already exists in '{owner}' with different contents",
+                   hint="files are immutable: bump the version (or a build tag) and upload again")
+
+
+class UploadTooLarge(HubError):
+    status = 413
+
+    @classmethod
+    def limit(cls, limit: int) -> UploadTooLarge:
+        return cls(f"upload exceeds the size limit of {limit} bytes",
+                   hint="raise it with `wheelhub serve --max-upload-size`")

@@ -1,0 +1,1 @@
+"""Small helpers every stage uses: logging with redaction, atomic file IO."""
