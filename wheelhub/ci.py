@@ -18,7 +18,8 @@ from wheelhub.options import BuildOptions
 from wheelhub.publish import PublishResult
 from wheelhub.publish.labels import LabelDecision, LabelRules, label_for
 from wheelhub.util.log import get_logger
-from wheelhub.verify.run import TestOptions, TestResult
+from wheelhub.verify.results import TestResult
+from wheelhub.verify.run import TestOptions
 
 logger = get_logger("ci")
 

@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from wheelhub.build.report import failure_details, render_table
     from wheelhub.ci import CiOptions, index_url_for, markdown_summary, run_ci
     from wheelhub.publish.labels import rules_from_sections
+    from wheelhub.verify.report import render_table as render_test_table
     from wheelhub.verify.run import TestOptions
-    from wheelhub.verify.run import render_table as render_test_table
 
     env = dict(os.environ)
     resolved = resolved_from_args(args)

@@ -25,15 +25,16 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhub.verify import run as verify
+    from wheelhub.verify.report import failure_details, render_table
+    from wheelhub.verify.run import TestOptions, test_wheelhouse
 
     config = resolved_from_args(args)
     build = BuildOptions.from_config(config, cwd=Path.cwd(), env=os.environ)
-    result = verify.test_wheelhouse(verify.TestOptions.from_config(config, build))
-    details = verify.failure_details(result)
+    result = test_wheelhouse(TestOptions.from_config(config, build))
+    details = failure_details(result)
     if details:
         print("failures:", file=sys.stderr)
         for line in details:
             print(line, file=sys.stderr)
-    print(verify.render_table(result))
+    print(render_table(result))
     return 0 if result.ok else 1
