@@ -14,12 +14,11 @@ from pathlib import Path
 
 from wheelhub.build.results import BuildResult
 from wheelhub.errors import UsageError
-from wheelhub.options import BuildOptions
+from wheelhub.options import BuildOptions, TestOptions
 from wheelhub.publish import PublishResult
 from wheelhub.publish.labels import LabelDecision, LabelRules, label_for
 from wheelhub.util.log import get_logger
 from wheelhub.verify.results import TestResult
-from wheelhub.verify.run import TestOptions
 
 logger = get_logger("ci")
 

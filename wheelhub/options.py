@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from packaging.utils import canonicalize_name
@@ -319,3 +319,24 @@ class BuildOptions:
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TestOptions:
+    """What ``wheelhub test`` needs; built from the same layered options as ``build``."""
+
+    __test__: ClassVar[bool] = False  # not a pytest test class
+
+    wheelhouse: Path
+    project_dir: Path
+    python: str = "all"
+    runtime_image: str = "python:{version}-slim"
+    jobs: int = 2
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    keep_container: bool = False
+
+    @classmethod
+    def from_config(cls, config: ResolvedConfig, build: BuildOptions) -> TestOptions:
+        return cls(wheelhouse=build.wheelhouse, project_dir=build.project_dir, python=build.python,
+                   runtime_image=str(config.get("runtime_image")), jobs=build.jobs,
+                   recipes=build.recipes, keep_container=build.keep_container)

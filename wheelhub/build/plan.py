@@ -18,6 +18,7 @@ from wheelhub.build.requirements import RequirementLine, RequirementSet
 from wheelhub.engines.pythons import PythonPrefix, select_pythons
 from wheelhub.manifest import Entry, Manifest
 from wheelhub.options import Recipe
+from wheelhub.util.fileio import sha256_file
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,10 +63,9 @@ class Plan:
         return [p for p in self.pythons if any(e.needs_build for e in self.for_python(p))]
 
 
-def sha256_file(path: Path | None) -> str:
-    if path is None:
-        return ""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def digest_of(path: Path | None) -> str:
+    """The sha256 of an input file, '' when there is none (no hook, no build requirements)."""
+    return "" if path is None else sha256_file(path)
 
 
 def pins_by_project(requirements: RequirementSet) -> dict[str, str]:
@@ -98,7 +98,7 @@ def wheels_intact(entry: Entry, wheelhouse: Path) -> bool:
     for wheel in entry.wheels:
         path = wheelhouse / wheel.filename
         try:
-            if path.stat().st_size != wheel.size or sha256_file(path) != wheel.sha256:
+            if path.stat().st_size != wheel.size or digest_of(path) != wheel.sha256:
                 return False
         except OSError:
             return False

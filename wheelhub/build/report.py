@@ -9,15 +9,14 @@ from typing import Any
 
 from wheelhub.build.results import BuildResult
 from wheelhub.manifest import Entry
+from wheelhub.util import table
 from wheelhub.util.fileio import atomic_write_bytes
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 
 
-def _cell(entry: Entry | None) -> str:
-    if entry is None:
-        return "-"
+def _cell(entry: Entry) -> str:
     if entry.status in {"built", "cached"}:
         own = [w for w in entry.wheels if w.project == entry.project]
         tag = own[0].filename.rsplit("-", 3)[-1].removesuffix(".whl") if own else ""
@@ -26,25 +25,12 @@ def _cell(entry: Entry | None) -> str:
 
 
 def summary_rows(result: BuildResult) -> tuple[list[str], list[list[str]]]:
-    pythons = sorted({e.python for e in result.entries})
-    projects: list[str] = []
-    for entry in result.entries:
-        if entry.project not in projects:
-            projects.append(entry.project)
-    index = {(e.project, e.python): e for e in result.entries}
-    rows = [[project, *(_cell(index.get((project, py))) for py in pythons)]
-            for project in sorted(projects)]
-    return ["package", *pythons], rows
+    return table.grid({(e.project, e.python): _cell(e) for e in result.entries})
 
 
 def render_table(result: BuildResult) -> str:
     header, rows = summary_rows(result)
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    lines.append(summary_line(result))
-    return "\n".join(lines)
+    return "\n".join([*table.render(header, rows), summary_line(result)])
 
 
 def summary_line(result: BuildResult) -> str:
@@ -58,16 +44,13 @@ def summary_line(result: BuildResult) -> str:
 def failure_details(result: BuildResult, tail: int = 12) -> list[str]:
     lines: list[str] = []
     for failure in result.prefix_failures:
-        lines.append(f"{failure.python}: {failure.message} (log: {failure.log})")
-        lines += ["    " + line for line in failure.tail[-tail:]]
+        lines += table.failure_block(failure.python, "\n".join([failure.message, *failure.tail]),
+                                     failure.log, tail)
     reported = {f.python for f in result.prefix_failures}
     for entry in result.failures:
-        if entry.python in reported:
-            continue
-        first, *rest = entry.error.split("\n")
-        lines.append(f"{entry.project} [{entry.python}]: {first} "
-                     f"(log: {result.wheelhouse / entry.log})")
-        lines += ["    " + line for line in rest[-tail:]]
+        if entry.python not in reported:
+            lines += table.failure_block(f"{entry.project} [{entry.python}]", entry.error,
+                                         result.wheelhouse / entry.log, tail)
     return lines
 
 

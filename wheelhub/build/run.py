@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from wheelhub.build.errors import HookError
-from wheelhub.build.plan import CommonInputs, Plan, PlannedEntry, make_plan, sha256_file
+from wheelhub.build.plan import CommonInputs, Plan, PlannedEntry, digest_of, make_plan
 from wheelhub.build.report import write_reports
 from wheelhub.build.requirements import RequirementSet, parse_requirements
 from wheelhub.build.results import BuildResult, PrefixFailure
@@ -70,8 +70,8 @@ def common_inputs(options: BuildOptions, image: ImageInfo,
     plat = options.plat or image.plat or ""
     build_options = (*requirements.pip_options, f"no-binary={','.join(options.no_binary)}",
                      f"only-binary={','.join(options.only_binary)}")
-    return CommonInputs(image_id=image.id, hook_sha256=sha256_file(options.setup),
-                        build_requirements_sha256=sha256_file(options.build_requirements),
+    return CommonInputs(image_id=image.id, hook_sha256=digest_of(options.setup),
+                        build_requirements_sha256=digest_of(options.build_requirements),
                         plat=plat, build_options=build_options)
 
 
@@ -141,7 +141,7 @@ def prepared_key(options: BuildOptions, common: CommonInputs, python: PythonPref
     import hashlib
 
     parts = (common.image_id, python.tag, common.hook_sha256, common.build_requirements_sha256,
-             sha256_file(options.ca_bundle), options.network or "")
+             digest_of(options.ca_bundle), options.network or "")
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 import threading
@@ -15,7 +14,7 @@ from wheelhub.build.errors import WheelhouseError
 from wheelhub.build.repair import vendored_libraries
 from wheelhub.engines.base import Session
 from wheelhub.manifest import Manifest, WheelRecord
-from wheelhub.util.fileio import atomic_writer, ensure_dir
+from wheelhub.util.fileio import atomic_writer, ensure_dir, sha256_file
 
 LOG_DIR = "logs"
 
@@ -36,7 +35,7 @@ class Wheelhouse:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._written_this_run: dict[str, str] = {}
+        self._written_this_run: set[str] = set()
 
     def log_path(self, python: str, project: str) -> Path:
         return ensure_dir(self.path / LOG_DIR / python) / f"{project}.log"
@@ -50,17 +49,15 @@ class Wheelhouse:
         filename = source.rsplit("/", 1)[-1]
         target = self.path / filename
         with self._lock:
-            already = self._written_this_run.get(filename)
-        if already is None:
-            digest = hashlib.sha256()
+            first = filename not in self._written_this_run
+        if first:
             with atomic_writer(target) as handle:
                 def write(chunk: bytes) -> None:
-                    digest.update(chunk)
                     handle.write(chunk)
 
                 session.copy_out(source, write)
             with self._lock:
-                self._written_this_run.setdefault(filename, digest.hexdigest())
+                self._written_this_run.add(filename)
         return describe(target, repaired=repaired)
 
     def prune(self, old: Manifest, new: Manifest) -> list[str]:
@@ -75,10 +72,9 @@ class Wheelhouse:
 
 
 def describe(path: Path, *, repaired: bool = False) -> WheelRecord:
-    data = path.read_bytes()
     name, version, _build, tags = parse_wheel_filename(path.name)
     return WheelRecord(
-        filename=path.name, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+        filename=path.name, sha256=sha256_file(path), size=path.stat().st_size,
         project=canonicalize_name(name), version=str(version),
         tags=tuple(sorted(str(t) for t in tags)), vendored=vendored_libraries(str(path)),
         repaired=repaired)

@@ -58,9 +58,9 @@ class _Folds:
 def run(args: argparse.Namespace) -> int:
     from wheelhub.build.report import failure_details, render_table
     from wheelhub.ci import CiOptions, index_url_for, markdown_summary, run_ci
+    from wheelhub.options import TestOptions
     from wheelhub.publish.labels import rules_from_sections
     from wheelhub.verify.report import render_table as render_test_table
-    from wheelhub.verify.run import TestOptions
 
     env = dict(os.environ)
     resolved = resolved_from_args(args)

@@ -25,8 +25,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wheelhub.options import TestOptions
     from wheelhub.verify.report import failure_details, render_table
-    from wheelhub.verify.run import TestOptions, test_wheelhouse
+    from wheelhub.verify.run import test_wheelhouse
 
     config = resolved_from_args(args)
     build = BuildOptions.from_config(config, cwd=Path.cwd(), env=os.environ)

@@ -6,6 +6,7 @@ import contextlib
 import json
 from pathlib import Path
 
+from wheelhub.util import table
 from wheelhub.verify.results import TestResult
 
 
@@ -16,24 +17,15 @@ def summary_line(result: TestResult) -> str:
 
 
 def render_table(result: TestResult) -> str:
-    pythons = sorted({r.python for r in result.results})
-    projects = sorted({r.project for r in result.results})
-    index = {(r.project, r.python): r.status for r in result.results}
-    header = ["package", *pythons]
-    rows = [[p, *(index.get((p, py), "-") for py in pythons)] for p in projects]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, ["-" * w for w in widths], *rows]]
-    return "\n".join([*lines, summary_line(result)])
+    header, rows = table.grid({(r.project, r.python): r.status for r in result.results})
+    return "\n".join([*table.render(header, rows), summary_line(result)])
 
 
 def failure_details(result: TestResult, tail: int = 15) -> list[str]:
     lines: list[str] = []
     for failure in result.failures:
-        first, *rest = failure.detail.split("\n")
-        lines.append(f"{failure.project} [{failure.python}]: {first} "
-                     f"(log: {result.wheelhouse / failure.log})")
-        lines += ["    " + line for line in rest[-tail:]]
+        lines += table.failure_block(f"{failure.project} [{failure.python}]", failure.detail,
+                                     result.wheelhouse / failure.log, tail)
     return lines
 
 

@@ -22,9 +22,9 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import Any
 
 from wheelhub.build.steps import TAIL_LINES, LogCapture
 from wheelhub.engines.base import Session, shell_join
@@ -32,7 +32,7 @@ from wheelhub.engines.docker import LiveContainers, local_or_pulled_image
 from wheelhub.engines.errors import PythonSelectionError
 from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing, select_pythons
 from wheelhub.manifest import Entry, Manifest, TestRecord, TestStatus
-from wheelhub.options import BuildOptions, Recipe, ResolvedConfig
+from wheelhub.options import TestOptions
 from wheelhub.util.log import get_logger, prefix
 from wheelhub.verify.errors import VerifyInputError
 from wheelhub.verify.report import update_reports
@@ -58,27 +58,6 @@ for name in sys.argv[1:]:
         results.append({"module": name, "ok": False, "traceback": traceback.format_exc()})
 print("WHEELHUB-IMPORTS " + json.dumps(results), flush=True)
 """
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TestOptions:
-    """What ``wheelhub test`` needs; built from the same layered options as ``build``."""
-
-    __test__: ClassVar[bool] = False  # not a pytest test class
-
-    wheelhouse: Path
-    project_dir: Path
-    python: str = "all"
-    runtime_image: str = "python:{version}-slim"
-    jobs: int = 2
-    recipes: Mapping[str, Recipe] = field(default_factory=dict)
-    keep_container: bool = False
-
-    @classmethod
-    def from_config(cls, config: ResolvedConfig, build: BuildOptions) -> TestOptions:
-        return cls(wheelhouse=build.wheelhouse, project_dir=build.project_dir, python=build.python,
-                   runtime_image=str(config.get("runtime_image")), jobs=build.jobs,
-                   recipes=build.recipes, keep_container=build.keep_container)
 
 
 # -- what to test ---------------------------------------------------------------------------
