@@ -45,22 +45,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from tests.support.hub import (
-    free_port,
-    make_wheel,
-    multipart,
-    offline_pip_env,
-    upload,
-    upload_form,
-)
-from wheelhub.index.simple import render_index, render_project
-from wheelhub.server import create_token
-from wheelhub.server.sqlite import SqliteStorage
-from wheelhub.server.storage import FileRecord
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test support package lives beside wheelhub
+
+from tests.support.dists import make_wheel  # noqa: E402
+from tests.support.hub import multipart, upload, upload_form  # noqa: E402
+from tests.support.pip import offline_pip_env  # noqa: E402
+from tests.support.processes import free_port  # noqa: E402
+from wheelhub.index import urls  # noqa: E402
+from wheelhub.index.names import DEFAULT_LABEL  # noqa: E402
+from wheelhub.index.simple import METADATA_SUFFIX, render_index, render_project  # noqa: E402
+from wheelhub.server import create_token  # noqa: E402
+from wheelhub.server.sqlite import SqliteStorage  # noqa: E402
+from wheelhub.server.storage import FileRecord  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DEVPI_VENV = Path("/tmp/wheelhub-bench-devpi")
-JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
+OWNER = "bench"
 
 
 # -- load generation --------------------------------------------------------------------
@@ -284,11 +285,11 @@ def pip_dry_run(index_url: str) -> float:
 def hub_server(root: Path) -> Server:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    return Server(name="wheelhub", base_url=base, ready_url=f"{base}/_health",
+    return Server(name="wheelhub", base_url=base, ready_url=urls.health_url(base),
                   command=[str(BIN / "wheelhub"), "serve", "--root", str(root), "--port",
                            str(port)],
-                  simple_root="/bench/simple/", upload_url=f"{base}/bench/",
-                  upload_auth=None)
+                  simple_root=urls.simple_url("", OWNER, DEFAULT_LABEL),
+                  upload_url=urls.owner_url(base, OWNER), upload_auth=None)
 
 
 def pypiserver(packages: Path) -> Server:
@@ -376,25 +377,30 @@ http {{
 
 
 def export_static(root: Path, owner: str, label: str, dest: Path) -> None:
-    """The hub's precomputed HTML pages and files as a static tree nginx can serve."""
+    """The hub's precomputed HTML pages and files as a static tree nginx can serve.
+
+    The tree keeps the hub's ``simple/`` and ``files/`` side by side, so the pages' relative
+    file links work unchanged.
+    """
     storage = SqliteStorage(root)
+    simple, files_dir = dest / urls.SIMPLE_SEGMENT, dest / urls.FILES_SEGMENT
     try:
         files = storage.list_files(owner, label)
-        (dest / "simple").mkdir(parents=True)
-        (dest / "files").mkdir()
+        simple.mkdir(parents=True)
+        files_dir.mkdir()
         index = storage.page(owner, label, "", json=False, gzip=False).page
         assert index is not None
-        (dest / "simple" / "index.html").write_bytes(index.body)
+        (simple / "index.html").write_bytes(index.body)
         for project in sorted({f.project for f in files}):
             page = storage.page(owner, label, project, json=False, gzip=False).page
             assert page is not None
-            (dest / "simple" / project).mkdir()
-            (dest / "simple" / project / "index.html").write_bytes(page.body)
+            (simple / project).mkdir()
+            (simple / project / "index.html").write_bytes(page.body)
         for record in files:
-            os.link(storage.blob_path(record.sha256), dest / "files" / record.filename)
+            os.link(storage.blob_path(record.sha256), files_dir / record.filename)
             metadata = storage.core_metadata(owner, label, record.filename)
             assert metadata is not None
-            (dest / "files" / f"{record.filename}.metadata").write_bytes(metadata)
+            (files_dir / f"{record.filename}{METADATA_SUFFIX}").write_bytes(metadata)
     finally:
         storage.close()
 
@@ -437,7 +443,7 @@ def bulk_fill(root: Path, *, owner: str, label: str, files: int, per_project: in
     storage = SqliteStorage(root)
     begun = time.perf_counter()
     try:
-        template = storage.list_files(owner, "main")[0]
+        template = storage.list_files(owner, DEFAULT_LABEL)[0]
         with storage._write() as tx:
             label_id = storage._label_id(tx, owner, label, create=True)
             owner_id = tx.execute("SELECT id FROM owners WHERE name=?", (owner,)).fetchone()[0]
@@ -472,7 +478,7 @@ def bulk_fill(root: Path, *, owner: str, label: str, files: int, per_project: in
                         "SELECT ?, id, project, uploaded FROM files "
                         "WHERE owner_id=? AND filename=?", (label_id, owner_id, row[1]))
                 storage._store_page(tx, label_id, name,
-                                    render_project(name, records))
+                                    render_project(name, [r.index_file() for r in records]))
             names = [(f"big-{p:06d}", f"big-{p:06d}") for p in range(projects)]
             storage._store_page(tx, label_id, "", render_index(names))
     finally:
@@ -555,7 +561,7 @@ def settle(server: Server) -> None:
 
 def start_hub_with_corpus(work: Path, corpus: Sequence[Path]) -> tuple[Server, str]:
     root = work / "hub"
-    token = create_token(root, owner="bench", scope="upload")
+    token = create_token(root, owner=OWNER, scope="upload")
     hub = hub_server(root)
     hub.start(work)
     rate = upload_many(hub.upload_url or "", corpus, token, threads=8)
@@ -596,7 +602,7 @@ def start_peers(work: Path, corpus: Sequence[Path], skip: set[str],
         peers.append(server)
     if "nginx" not in skip and Path("/usr/sbin/nginx").exists():
         static = work / "static"
-        export_static(work / "hub", "bench", "main", static)
+        export_static(work / "hub", OWNER, DEFAULT_LABEL, static)
         server = nginx_server(static, work)
         stops.append(server.stop)
         server.results["startup s"] = server.start(work)
@@ -628,13 +634,13 @@ def measure_scale(hub: Server, projects: Sequence[str], corpus_size: int, big: i
     """/simple/<p>/ on the corpus label vs a label of *big* files in the same store."""
     print(f"\n== wheelhub: /simple/<p>/ with {corpus_size} vs +{big} files ==", flush=True)
     assert hub.log is not None
-    fill = bulk_fill(Path(hub.command[hub.command.index("--root") + 1]), owner="bench",
+    fill = bulk_fill(Path(hub.command[hub.command.index("--root") + 1]), owner=OWNER,
                      label="big", files=big, per_project=5)
     print(f"  filled {big} files in {fill:.1f} s", flush=True)
-    big_paths = [f"/bench/label/big/simple/big-{p:06d}/"
+    big_paths = [urls.simple_url("", OWNER, "big", f"big-{p:06d}")
                  for p in range(0, big // 5, max(1, big // 5 // 300))]
-    small = load(hub.base_url, [f"/bench/simple/{p}/" for p in projects], concurrency=16,
-                 seconds=seconds)
+    small = load(hub.base_url, [urls.simple_url("", OWNER, DEFAULT_LABEL, p) for p in projects],
+                 concurrency=16, seconds=seconds)
     large = load(hub.base_url, big_paths, concurrency=16, seconds=seconds)
     for name, result in (("small label", small), ("big label", large)):
         print(f"  {name:<12} {result.rps:9.0f} req/s  p50 {result.pct(0.5):6.2f} ms  "

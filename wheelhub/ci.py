@@ -8,15 +8,16 @@ off), and the result says whether the whole run is green.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from wheelhub.build.results import BuildResult
 from wheelhub.errors import UsageError
 from wheelhub.options import BuildOptions, TestOptions
-from wheelhub.publish import PublishResult
-from wheelhub.publish.labels import LabelDecision, LabelRules, label_for
+from wheelhub.publish import PublishOptions, PublishResult
+from wheelhub.publish.kinds import target_kind
+from wheelhub.publish.labels import LabelDecision
 from wheelhub.util.log import get_logger
 from wheelhub.verify.results import TestResult
 
@@ -27,13 +28,13 @@ StageCallback = Callable[[str, bool], None]  # (stage name, starting?)
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CiOptions:
+    """The three stages' options; label and token are decided before the build
+    (:func:`wheelhub.publish.settings.publish_options`)."""
+
     build: BuildOptions
     test: TestOptions | None  # None: skip `wheelhub test`
-    to: str
-    label: str | None = None  # None or "auto": from the branch
-    label_rules: LabelRules = field(default_factory=LabelRules)
-    token_env: str | None = None
-    allow_untested: bool = False
+    label: LabelDecision
+    publish: PublishOptions  # its wheelhouse is the build's
     publish_on_failure: bool = True
 
 
@@ -52,36 +53,21 @@ class CiResult:
         return self.build.ok and test_ok and publish_ok
 
 
-def token_env_for(to: str, explicit: str | None) -> str:
-    from wheelhub.publish import detect_kind
-
-    if explicit:
-        return explicit
-    return "ANACONDA_TOKEN" if detect_kind(to) == "anaconda" else "WHEELHUB_TOKEN"
-
-
-def check_token(to: str, token_env: str, env: Mapping[str, str]) -> str | None:
-    """The token, or a clear error in CI where a remote target needs one."""
-    from wheelhub.publish import detect_kind
-
-    token = env.get(token_env) or None
-    if token is None and detect_kind(to) != "dir" and env.get("CI"):
-        raise UsageError(f"no token for {to}: ${token_env} is not set in this CI job",
-                         hint=f"add a repository secret and expose it as {token_env} "
-                         "(see .github/workflows/wheels.yml), or pass --token-env VAR")
-    return token
+def check_token(options: PublishOptions, env: Mapping[str, str]) -> None:
+    """In CI, a target that takes a token must have one before minutes go into a build."""
+    if options.token is None and target_kind(options.kind, options.to).token_env and env.get("CI"):
+        raise UsageError(f"no token for {options.to}: ${options.token_env} is not set in this "
+                         "CI job", hint=f"add a repository secret and expose it as "
+                         f"{options.token_env} (see .github/workflows/wheels.yml), or pass "
+                         "--token-env VAR")
 
 
-def run_ci(options: CiOptions, *, env: Mapping[str, str], cwd: Path,
+def run_ci(options: CiOptions, *, env: Mapping[str, str],
            on_stage: StageCallback = lambda _name, _start: None) -> CiResult:
     from wheelhub.build.run import build
-    from wheelhub.publish import PublishOptions, publish
+    from wheelhub.publish import publish
 
-    # Decide the label and find the token before spending minutes on a build.
-    decision = label_for(env, cwd, options.label_rules, explicit=options.label)
-    logger.info("label: %s", decision.reason)
-    token_env = token_env_for(options.to, options.token_env)
-    token = check_token(options.to, token_env, env)
+    check_token(options.publish, env)
 
     on_stage("build", True)
     try:
@@ -101,21 +87,19 @@ def run_ci(options: CiOptions, *, env: Mapping[str, str], cwd: Path,
 
     failed = not built.ok or (tested is not None and not tested.ok)
     if failed and not options.publish_on_failure:
-        return CiResult(label=decision, build=built, test=tested,
+        return CiResult(label=options.label, build=built, test=tested,
                         publish_skipped_reason="not published: the build or tests failed "
                         "and --no-publish-on-failure is set")
     on_stage("publish", True)
     try:
-        published = publish(PublishOptions(
-            wheelhouse=options.build.wheelhouse, to=options.to, label=decision.label,
-            token=token, token_env=token_env,
-            allow_untested=options.allow_untested or options.test is None))
+        untested_too = options.publish.allow_untested or options.test is None
+        published = publish(dataclasses.replace(options.publish, allow_untested=untested_too))
     finally:
         on_stage("publish", False)
-    return CiResult(label=decision, build=built, test=tested, publish=published)
+    return CiResult(label=options.label, build=built, test=tested, publish=published)
 
 
-def markdown_summary(result: CiResult, *, index_url: str | None) -> str:
+def markdown_summary(result: CiResult) -> str:
     """The Markdown written to ``$GITHUB_STEP_SUMMARY``."""
     from wheelhub.build.report import summary_line, summary_rows
 
@@ -128,21 +112,8 @@ def markdown_summary(result: CiResult, *, index_url: str | None) -> str:
         lines.append(f"Tests: {'passed' if result.test.ok else 'FAILED'}")
     if result.publish is not None:
         lines.append(f"Publish: {result.publish.summary_line()}")
+        lines += ["", "```", f"pip install --extra-index-url {result.publish.index_url} <package>",
+                  "```"]
     elif result.publish_skipped_reason:
         lines.append(result.publish_skipped_reason)
-    if index_url:
-        lines += ["", "```", f"pip install --extra-index-url {index_url} <package>", "```"]
     return "\n".join(lines) + "\n"
-
-
-def index_url_for(to: str, label: str) -> str | None:
-    """The pip index URL of a hub or static target's label (None for other targets)."""
-    from wheelhub.publish import detect_kind
-
-    kind = detect_kind(to)
-    base = to.rstrip("/")
-    if kind == "dir":
-        return f"{base}/{label}/simple/"
-    if kind == "anaconda":
-        return f"{base.replace('//anaconda.org', '//pypi.anaconda.org')}/label/{label}/simple/"
-    return f"{base}/label/{label}/simple/"

@@ -10,7 +10,8 @@ atomically after every finished entry, so an interrupted build leaves it consist
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -129,6 +130,11 @@ class Manifest:
             manifest = manifest.with_entry(entry)
         return manifest
 
+    def with_test(self, project: str, python: str, test: TestRecord) -> Manifest:
+        """The entry for (*project*, *python*) with its test verdict; as is without one."""
+        entry = self.find(project, python)
+        return self if entry is None else self.with_entry(replace(entry, test=test))
+
     def only(self, keep: set[tuple[str, str]]) -> Manifest:
         """Drop entries for (project, python) pairs no longer requested."""
         return replace(self, entries=tuple(e for e in self.entries
@@ -156,3 +162,23 @@ class Manifest:
             return cls()
         return cls(entries=tuple(Entry.from_json(e) for e in data.get("entries", ())),
                    image=data.get("image", ""), image_id=data.get("image_id", ""))
+
+
+class ManifestWriter:
+    """A wheelhouse's manifest as a run changes it (entries finish in parallel threads):
+    one change at a time, each saved atomically at once, so Ctrl-C leaves it consistent."""
+
+    def __init__(self, manifest: Manifest, wheelhouse: Path) -> None:
+        self.manifest = manifest
+        self.wheelhouse = wheelhouse
+        self._lock = threading.Lock()
+
+    def update(self, change: Callable[[Manifest], Manifest]) -> None:
+        with self._lock:
+            changed = change(self.manifest)
+            if changed is not self.manifest:
+                self.manifest = changed
+                changed.save(self.wheelhouse)
+
+    def record(self, entry: Entry) -> None:
+        self.update(lambda manifest: manifest.with_entry(entry))

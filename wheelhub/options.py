@@ -1,8 +1,15 @@
 """Layered options: shipped defaults < ``wheelhub.yaml`` < ``WHEELHUB_*`` env < CLI.
 
-Every option is declared once in :data:`OPTIONS`; the CLI flags, env names, YAML keys
-and ``wheelhub config`` output all derive from that table. Unknown keys are rejected
-with a "did you mean". The result is resolved once into frozen dataclasses.
+Every option of every command is declared once in :data:`OPTIONS`, with the commands that
+read it; each command's flags, the env names, the YAML keys and ``wheelhub config`` all
+derive from that table. Build options are top-level keys of ``wheelhub.yaml``; the options
+of the later stages sit in a section (``publish: {jobs: 8}``) and their variable carries
+its name (``WHEELHUB_PUBLISH_JOBS``), except where an established name is kept
+(``WHEELHUB_HUB``, ``WHEELHUB_LABEL``, ``WHEELHUB_ROOT``). Unknown keys are rejected with
+a "did you mean". The result is resolved once into frozen dataclasses.
+
+Operands that name what one action works on (``token create --owner``, ``label copy
+SOURCE TARGET``, ``shell --package``) are not settings: they stay with their command.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,70 +32,178 @@ DEFAULT_IMAGE = "quay.io/pypa/manylinux_2_28_x86_64"
 CONFIG_FILE = "wheelhub.yaml"
 ENV_PREFIX = "WHEELHUB_"
 
-Kind = Literal["str", "int", "bool", "path"]
+Kind = Literal["str", "int", "bool", "path", "size"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OptionSpec:
-    name: str
+    name: str  # the wheelhub.yaml key: "jobs", or "publish.jobs" inside a section
     kind: Kind
     default: Any
     help: str
+    commands: frozenset[str]  # the commands that read it (and take its flags)
+    flags: tuple[str, ...] = ()  # default: --<key>
+    env_name: str = ""  # default: WHEELHUB_<NAME>, '.' as '_'
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    minimum: int = 1  # for int options
+    in_file: bool = True  # False for the options that say where wheelhub.yaml is
+
+    @property
+    def section(self) -> str:
+        return self.name.rpartition(".")[0]
+
+    @property
+    def key(self) -> str:
+        """The name inside its section."""
+        return self.name.rpartition(".")[2]
 
     @property
     def env(self) -> str:
-        return ENV_PREFIX + self.name.upper()
+        return self.env_name or ENV_PREFIX + self.name.replace(".", "_").upper()
 
     @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+    def cli_flags(self) -> tuple[str, ...]:
+        return self.flags or ("--" + self.key.replace("_", "-"),)
 
+    @property
+    def dest(self) -> str:
+        """The argparse destination, apart from every operand's."""
+        return "option_" + self.name.replace(".", "_")
+
+
+# build, test and shell read one option set, so one command line or wheelhub.yaml serves
+# all three; ci runs build and test; config takes their flags to show what they change.
+_BUILDING = frozenset({"build", "test", "shell", "ci", "config"})
+_PUBLISHING = frozenset({"publish", "ci"})
+_LABELLING = _PUBLISHING | {"label-for"}
+_HUB = frozenset({"serve", "token", "label", "owner"})
 
 OPTIONS: tuple[OptionSpec, ...] = (
+    # -- where the configuration is (command line and environment only)
+    OptionSpec(name="directory", kind="path", default=".", flags=("-C", "--directory"),
+               in_file=False, commands=frozenset({"publish", "label-for"}),
+               help="the checkout to work in: its wheelhub.yaml, git branch and relative paths"),
+    OptionSpec(name="config", kind="path", default="", in_file=False,
+               commands=_BUILDING | _LABELLING | _HUB,
+               help="configuration file (default: wheelhub.yaml in the directory, if present)"),
+    # -- build (and test, shell)
     OptionSpec(name="requirements", kind="path", default="requirements.txt",
+               flags=("-r", "--requirements"), commands=_BUILDING,
                help="requirements file to build (pip syntax, -r/-c includes)"),
     OptionSpec(name="build_requirements", kind="path", default="requirements-build.txt",
+               flags=("-b", "--build-requirements"), commands=_BUILDING,
                help="installed before building and used as constraints for isolated builds "
                "('' for none; the default is skipped when absent)"),
-    OptionSpec(name="setup", kind="path", default="build-setup.sh",
+    OptionSpec(name="setup", kind="path", default="build-setup.sh", commands=_BUILDING,
                help="setup hook sourced once per container before any build "
                "('' for none; the default is skipped when absent)"),
-    OptionSpec(name="python", kind="str", default="all",
+    OptionSpec(name="python", kind="str", default="all", commands=_BUILDING,
                help="Python prefixes: tags (cp311,cp312), 'all', or globs ('cp31*')"),
-    OptionSpec(name="image", kind="str", default=DEFAULT_IMAGE,
+    OptionSpec(name="image", kind="str", default=DEFAULT_IMAGE, commands=_BUILDING,
                help="manylinux build image; a local image is used as is, never pulled"),
-    OptionSpec(name="engine", kind="str", default="docker",
+    OptionSpec(name="engine", kind="str", default="docker", commands=_BUILDING,
                help="where builds run: 'docker', or 'host' inside a manylinux container"),
-    OptionSpec(name="jobs", kind="int", default=2, help="Python prefixes built in parallel"),
-    OptionSpec(name="wheelhouse", kind="path", default="wheelhouse",
-               help="output directory for wheels, manifest, logs and reports"),
-    OptionSpec(name="network", kind="str", default="",
+    OptionSpec(name="jobs", kind="int", default=2, flags=("-j", "--jobs"), commands=_BUILDING,
+               help="Python prefixes built in parallel"),
+    OptionSpec(name="wheelhouse", kind="path", default="wheelhouse", flags=("-w", "--wheelhouse"),
+               commands=_BUILDING | {"publish"},
+               help="the wheelhouse: wheels, manifest, logs and reports"),
+    OptionSpec(name="network", kind="str", default="", commands=_BUILDING,
                help="Docker network mode for build containers ('host' where there is "
                "no bridge networking); default: Docker's"),
-    OptionSpec(name="ca_bundle", kind="path", default="",
+    OptionSpec(name="ca_bundle", kind="path", default="", commands=_BUILDING,
                help="CA bundle passed into the container so pip, curl and yum/apt trust "
                "a corporate proxy"),
-    OptionSpec(name="no_binary", kind="str", default="",
+    OptionSpec(name="no_binary", kind="str", default="", commands=_BUILDING,
                help="pip --no-binary for builds: ':all:' or project names (comma-separated)"),
-    OptionSpec(name="only_binary", kind="str", default="",
+    OptionSpec(name="only_binary", kind="str", default="", commands=_BUILDING,
                help="pip --only-binary for builds: ':all:' or project names"),
-    OptionSpec(name="plat", kind="str", default="",
+    OptionSpec(name="plat", kind="str", default="", commands=_BUILDING,
                help="auditwheel platform; default: the image's AUDITWHEEL_PLAT"),
-    OptionSpec(name="keep_container", kind="bool", default=False,
+    OptionSpec(name="keep_container", kind="bool", default=False, commands=_BUILDING,
                help="keep build containers after the build (for debugging)"),
-    OptionSpec(name="cache_dir", kind="path", default="",
+    OptionSpec(name="cache_dir", kind="path", default="", commands=_BUILDING,
                help="host directory for pip/ccache caches mounted into containers "
                "(default: $XDG_CACHE_HOME/wheelhub)"),
-    OptionSpec(name="force", kind="bool", default=False,
+    OptionSpec(name="force", kind="bool", default=False, commands=_BUILDING,
                help="rebuild everything, ignoring the manifest's cache"),
     OptionSpec(name="runtime_image", kind="str", default="python:{version}-slim",
+               commands=_BUILDING,
                help="image `wheelhub test` installs wheels into (no compiler, no -dev libs): "
                "a template with {version} (3.11), or one image with the /opt/python/<tag> layout"),
+    # -- publish
+    OptionSpec(name="publish.to", kind="str", default="", env_name="WHEELHUB_HUB",
+               metavar="URL", commands=_PUBLISHING,
+               help="where to publish: a hub URL with the owner, a twine-compatible index, "
+               "anaconda.org or file:///DIR"),
+    OptionSpec(name="publish.label", kind="str", default="auto", env_name="WHEELHUB_LABEL",
+               commands=_LABELLING, help="'auto' (from the branch) or a label name"),
+    OptionSpec(name="publish.token_env", kind="str", default="", metavar="VAR",
+               commands=_PUBLISHING,
+               help="environment variable holding the upload token "
+               "(default: the target kind's, see `wheelhub publish --help`)"),
+    OptionSpec(name="publish.allow_untested", kind="bool", default=False, commands=_PUBLISHING,
+               help="also publish wheels without a test result (never failed ones)"),
+    OptionSpec(name="publish.username", kind="str", default="__token__",
+               commands=frozenset({"publish"}), help="user name sent with the token"),
+    OptionSpec(name="publish.kind", kind="str", default="auto",
+               choices=("auto", "hub", "index", "anaconda", "dir"),
+               commands=frozenset({"publish"}),
+               help="target kind (default: from --to, probing for a hub)"),
+    OptionSpec(name="publish.jobs", kind="int", default=4, flags=("-j", "--jobs"),
+               commands=frozenset({"publish"}), help="concurrent uploads"),
+    OptionSpec(name="publish.retries", kind="int", default=3, minimum=0,
+               commands=frozenset({"publish"}),
+               help="retries of a transient failure per file"),
+    OptionSpec(name="publish.dry_run", kind="bool", default=False,
+               commands=frozenset({"publish"}),
+               help="read the target and say what would be uploaded"),
+    # -- ci
+    OptionSpec(name="ci.skip_tests", kind="bool", default=False, commands=frozenset({"ci"}),
+               help="do not run `wheelhub test` (publishes untested wheels)"),
+    OptionSpec(name="ci.publish_on_failure", kind="bool", default=True,
+               flags=("--no-publish-on-failure",), commands=frozenset({"ci"}),
+               help="publish nothing if any build or test failed "
+               "(default: publish what passed, then exit non-zero)"),
+    # -- the hub
+    OptionSpec(name="serve.root", kind="path", default="", env_name="WHEELHUB_ROOT",
+               metavar="DIR", commands=_HUB, help="the hub's data directory"),
+    OptionSpec(name="serve.host", kind="str", default="127.0.0.1", commands=frozenset({"serve"}),
+               help="address to bind"),
+    OptionSpec(name="serve.port", kind="int", default=8080, commands=frozenset({"serve"}),
+               help="port"),
+    OptionSpec(name="serve.max_upload_size", kind="size", default="256M", metavar="SIZE",
+               commands=frozenset({"serve"}),
+               help="largest accepted upload (500M, 2G, 1048576); bigger ones get 413"),
+    OptionSpec(name="serve.max_unpacked_size", kind="size", default="2G", metavar="SIZE",
+               commands=frozenset({"serve"}),
+               help="largest total unpacked size of an archive (zip bomb guard)"),
+    OptionSpec(name="serve.create_labels", kind="bool", default=True,
+               flags=("--no-create-labels",), commands=frozenset({"serve"}),
+               help="refuse uploads to labels that do not exist yet "
+               "(default: an upload with a matching token creates the label)"),
+    OptionSpec(name="serve.access_log", kind="bool", default=False, commands=frozenset({"serve"}),
+               help="log every request (tokens in paths are masked)"),
 )
-OPTION_NAMES = tuple(spec.name for spec in OPTIONS)
 _SPECS = {spec.name: spec for spec in OPTIONS}
-# Keys of wheelhub.yaml that are not plain options.
-_EXTRA_FILE_KEYS = ("recipes", "test", "publish", "labels")
+COMMANDS = tuple(sorted(frozenset().union(*(spec.commands for spec in OPTIONS))))
+_SECTIONS = frozenset(spec.section for spec in OPTIONS if spec.section)
+# Keys of wheelhub.yaml that are not options: parsed by their owners.
+_EXTRA_FILE_KEYS = ("recipes", "test", "labels")
+# WHEELHUB_* variables that are not options (the token, engine knobs) and must not be
+# rejected as typos.
+_ENV_ONLY_VARS = ("WHEELHUB_TOKEN", "WHEELHUB_URL", "WHEELHUB_OWNER", "WHEELHUB_HOST_PYTHON_ROOT")
+
+
+def options_for(command: str) -> tuple[OptionSpec, ...]:
+    """The options *command* reads, in table order."""
+    return tuple(spec for spec in OPTIONS if command in spec.commands)
+
+
+def default(name: str) -> Any:
+    """The shipped default of an option, for library types that mirror the table."""
+    return _SPECS[name].default
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -119,12 +235,16 @@ class ResolvedValue:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ResolvedConfig:
     values: Mapping[str, ResolvedValue]
+    directory: Path  # absolute; relative paths of options are relative to it
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     file_sections: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
 
     def get(self, name: str) -> Any:
         return self.values[name].value
+
+
+_SIZE = re.compile(r"^(\d+)\s*([kmg]?)i?b?$", re.IGNORECASE)
 
 
 def _coerce(spec: OptionSpec, raw: Any, source: str) -> Any:
@@ -144,15 +264,27 @@ def _coerce(spec: OptionSpec, raw: Any, source: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {spec.name}={raw!r} is not a whole number",
                               hint=f"for example {spec.name}: {spec.default}") from None
-        if value < 1:
-            raise ConfigError(f"{source}: {spec.name}={value} must be at least 1")
+        if value < spec.minimum:
+            raise ConfigError(f"{source}: {spec.name}={value} must be at least {spec.minimum}")
         return value
-    if isinstance(raw, list):
-        return ",".join(str(item) for item in raw)
-    return "" if raw is None else str(raw)
+    if spec.kind == "size":
+        match = _SIZE.match(str(raw).strip())
+        if not match:
+            raise ConfigError(f"{source}: {spec.name}={raw!r} is not a size",
+                              hint="use e.g. 500M, 2G or 1048576 (bytes)")
+        return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[
+            match.group(2).lower()]
+    text = ",".join(str(item) for item in raw) if isinstance(raw, list) else (
+        "" if raw is None else str(raw))
+    if spec.choices and text not in spec.choices:
+        raise ConfigError(f"{source}: {spec.name}={text!r} is not one of "
+                          f"{', '.join(spec.choices)}")
+    return text
 
 
 def _load_file(path: Path) -> dict[str, Any]:
+    """The file's options as ``{name: value}`` (``publish.jobs`` for section keys), and
+    the other top-level keys as they are."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
@@ -164,7 +296,32 @@ def _load_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of option: value")
-    return {str(key).replace("-", "_"): value for key, value in data.items()}
+    top = [spec.name for spec in OPTIONS if spec.in_file and not spec.section]
+    values: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = str(raw_key).replace("-", "_")
+        if key in _SECTIONS:
+            values.update(_load_section(key, value, path))
+        elif key in top or key in _EXTRA_FILE_KEYS:
+            values[key] = value
+        else:
+            raise ConfigError.unknown_key(key, str(path), [*top, *_SECTIONS, *_EXTRA_FILE_KEYS])
+    return values
+
+
+def _load_section(section: str, body: Any, path: Path) -> dict[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ConfigError(f"{path}: {section} must be a mapping of option: value")
+    known = [spec.key for spec in OPTIONS if spec.section == section]
+    values: dict[str, Any] = {}
+    for raw_key, value in body.items():
+        key = str(raw_key).replace("-", "_")
+        if key not in known:
+            raise ConfigError.unknown_key(key, f"{path}: {section}", known)
+        values[f"{section}.{key}"] = value
+    return values
 
 
 def _parse_recipes(raw: Any, path: Path) -> dict[str, Recipe]:
@@ -203,50 +360,48 @@ def _as_list(value: Any) -> list[str]:
 
 
 def resolve(cli: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-            config_path: Path | None = None, cwd: Path | None = None) -> ResolvedConfig:
-    """Resolve every option from the four layers. ``cli`` holds only flags actually given."""
+            cwd: Path | None = None) -> ResolvedConfig:
+    """Resolve every option from the four layers. ``cli`` holds only flags actually given.
+
+    ``directory`` and ``config`` come first (defaults < env < CLI): they say where
+    ``wheelhub.yaml`` is.
+    """
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
-    explicit_config = config_path is not None
-    config_path = config_path or cwd / CONFIG_FILE
+    known_env = {spec.env for spec in OPTIONS} | set(_ENV_ONLY_VARS)
+    for key in env:
+        if key.startswith(ENV_PREFIX) and key not in known_env:
+            raise ConfigError.unknown_key(key, "environment", sorted(known_env))
+    where = {spec.name: _layered(spec, {}, "", env, cli) for spec in OPTIONS if not spec.in_file}
+    directory = (cwd / where["directory"].value).resolve()
+    config_path = cwd / where["config"].value if where["config"].value else directory / CONFIG_FILE
     file_values: dict[str, Any] = {}
     if config_path.is_file():
         file_values = _load_file(config_path)
-    elif explicit_config:
+    elif where["config"].value:
         raise ConfigError(f"config file '{config_path}' does not exist",
                           hint="check --config, or drop it to use ./wheelhub.yaml")
-    for key in file_values:
-        if key not in _SPECS and key not in _EXTRA_FILE_KEYS:
-            raise ConfigError.unknown_key(key, str(config_path), OPTION_NAMES + _EXTRA_FILE_KEYS)
-    for key in env:
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):].lower() not in _SPECS:
-            name = key[len(ENV_PREFIX):].lower()
-            if name not in _ENV_ONLY:
-                raise ConfigError.unknown_key(key, "environment",
-                                              [s.env for s in OPTIONS] + list(_ENV_ONLY_VARS))
-    values: dict[str, ResolvedValue] = {}
-    for spec in OPTIONS:
-        value, source = spec.default, "default"
-        if spec.name in file_values:
-            value, source = file_values[spec.name], config_path.name
-        if spec.env in env:
-            value, source = env[spec.env], f"env {spec.env}"
-        if cli.get(spec.name) is not None:
-            value, source = cli[spec.name], "command line"
-        values[spec.name] = ResolvedValue(value=_coerce(spec, value, source), source=source)
+    values = {spec.name: where[spec.name] if spec.name in where
+              else _layered(spec, file_values, config_path.name, env, cli) for spec in OPTIONS}
     return ResolvedConfig(
         values=values,
+        directory=directory,
         recipes=_parse_recipes(file_values.get("recipes"), config_path),
         file_sections={k: file_values[k] for k in _EXTRA_FILE_KEYS if k in file_values},
         config_path=config_path if config_path.is_file() else None,
     )
 
 
-# WHEELHUB_* variables that are not build options (tokens, hub settings) and must not be
-# rejected as typos.
-_ENV_ONLY_VARS = ("WHEELHUB_TOKEN", "WHEELHUB_HUB", "WHEELHUB_URL", "WHEELHUB_ROOT",
-                  "WHEELHUB_LABEL", "WHEELHUB_OWNER", "WHEELHUB_CONFIG")
-_ENV_ONLY = tuple(v[len(ENV_PREFIX):].lower() for v in _ENV_ONLY_VARS)
+def _layered(spec: OptionSpec, file_values: Mapping[str, Any], file_name: str,
+             env: Mapping[str, str], cli: Mapping[str, Any]) -> ResolvedValue:
+    value, source = spec.default, "default"
+    if spec.name in file_values:
+        value, source = file_values[spec.name], file_name
+    if spec.env in env:
+        value, source = env[spec.env], f"env {spec.env}"
+    if cli.get(spec.name) is not None:
+        value, source = cli[spec.name], "command line"
+    return ResolvedValue(value=_coerce(spec, value, source), source=source)
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -329,11 +484,11 @@ class TestOptions:
 
     wheelhouse: Path
     project_dir: Path
-    python: str = "all"
-    runtime_image: str = "python:{version}-slim"
-    jobs: int = 2
+    python: str = default("python")
+    runtime_image: str = default("runtime_image")
+    jobs: int = default("jobs")
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
-    keep_container: bool = False
+    keep_container: bool = default("keep_container")
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, build: BuildOptions) -> TestOptions:

@@ -1,4 +1,5 @@
-"""`wheelhub shell` without Docker: no terminal, nothing failed, the failed command."""
+"""`wheelhub shell` without Docker: no terminal, no container engine or client, nothing
+failed, the failed command."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from wheelhub.build import shell
 from wheelhub.build.errors import ShellError
+from wheelhub.options import BuildOptions
 
 WHEELHUB = str(Path(sys.executable).with_name("wheelhub"))
 
@@ -34,10 +36,25 @@ def test_failed_with_nothing_failed(tmp_path: Path) -> None:
         shell.first_failure(tmp_path)
 
 
-def test_exec_argv_keeps_values_off_the_command_line() -> None:
-    context = shell.ShellContext(container="abc", python="cp311", image="i", image_id="sha256:1",
-                                 env={"TOKEN": "s3cret", "A": "1"}, workdir="/wheelhub/work")
-    argv = context.exec_argv("/usr/bin/docker")
-    assert argv == ["/usr/bin/docker", "exec", "-it", "-w", "/wheelhub/work", "-e", "A",
-                    "-e", "TOKEN", "abc", "bash", "--norc", "-i"]
-    assert "s3cret" not in " ".join(argv)
+
+def shell_options(tmp_path: Path, engine: str) -> BuildOptions:
+    (tmp_path / "requirements.txt").write_text("six\n")
+    return BuildOptions(project_dir=tmp_path, requirements=tmp_path / "requirements.txt",
+                        build_requirements=None, setup=None, python="all", image="builder:1",
+                        engine=engine, jobs=1, wheelhouse=tmp_path / "wheelhouse", network=None,
+                        ca_bundle=None, cache_dir=tmp_path / "cache")
+
+
+def test_host_engine_has_no_container_to_open(tmp_path: Path) -> None:
+    with pytest.raises(ShellError, match="--engine host has none"), \
+            shell.open_shell(shell_options(tmp_path, "host"), shell.ShellRequest()):
+        pass
+
+
+def test_without_the_engine_client_nothing_starts(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ShellError, match="`docker` command-line client"), \
+            shell.open_shell(shell_options(tmp_path, "docker"), shell.ShellRequest()):
+        pass
+    assert not (tmp_path / "wheelhouse").exists()

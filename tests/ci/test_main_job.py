@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hub import free_port, offline_pip_env
+from tests.support.pip import offline_pip_env
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]

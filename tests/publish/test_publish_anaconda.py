@@ -8,6 +8,8 @@ and files, and that the token never shows in output or logs.
 from __future__ import annotations
 
 import hashlib
+import zipfile
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +103,16 @@ def test_uploads_with_label_and_token_from_anaconda_token(
     assert result.last_line == "1 uploaded, 0 skipped, 0 failed"
     api = fake["api"]
     assert api.token == TOKEN  # handed to get_server_api(token=...), not on a command line
-    size = (house / "alpha-1.0-py3-none-any.whl").stat().st_size
+    wheel = house / "alpha-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:  # the package is created with the wheel's summary
+        summary = HeaderParser().parsestr(
+            archive.read("alpha-1.0.dist-info/METADATA").decode())["Summary"]
+    size = wheel.stat().st_size
     assert api.calls == [
         ("package", "acme", "alpha"),
         ("distribution", "acme", "alpha", "1.0", "alpha-1.0-py3-none-any.whl"),
         ("package", "acme", "alpha"),
-        ("add_package", "acme", "alpha", "test package alpha"),
+        ("add_package", "acme", "alpha", summary),
         ("release", "acme", "alpha", "1.0"),
         ("add_release", "acme", "alpha", "1.0"),
         ("upload", "acme", "alpha", "1.0", "alpha-1.0-py3-none-any.whl", "pypi",
@@ -119,9 +125,9 @@ def test_uploads_with_label_and_token_from_anaconda_token(
 def test_file_already_there_in_label_is_skipped(
         cli: CliRunner, fake: dict[str, FakeApi], tmp_path: Path) -> None:
     house = make_wheelhouse(tmp_path / "house", [Pkg("alpha")])
-    from wheelhub.publish.wheelhouse import sha256_of
+    from wheelhub.util.fileio import sha256_file
 
-    sha = sha256_of(house / "alpha-1.0-py3-none-any.whl")
+    sha = sha256_file(house / "alpha-1.0-py3-none-any.whl")
     fake["kwargs"] = {"files": [{"basename": "alpha-1.0-py3-none-any.whl", "sha256": sha,
                                  "labels": ["feature-x"]}]}  # type: ignore[assignment]
     result = _publish(cli, house)
@@ -132,10 +138,10 @@ def test_file_already_there_in_label_is_skipped(
 def test_file_in_another_label_gets_this_label_added(
         cli: CliRunner, fake: dict[str, FakeApi], tmp_path: Path) -> None:
     house = make_wheelhouse(tmp_path / "house", [Pkg("alpha")])
-    from wheelhub.publish.wheelhouse import sha256_of
+    from wheelhub.util.fileio import sha256_file
 
     entry = {"basename": "alpha-1.0-py3-none-any.whl",
-             "sha256": sha256_of(house / "alpha-1.0-py3-none-any.whl"), "labels": ["main"]}
+             "sha256": sha256_file(house / "alpha-1.0-py3-none-any.whl"), "labels": ["main"]}
     fake["kwargs"] = {"files": [entry]}  # type: ignore[assignment]
     result = _publish(cli, house)
     assert result.last_line == "1 uploaded, 0 skipped, 0 failed"

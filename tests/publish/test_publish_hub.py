@@ -7,24 +7,26 @@ from pathlib import Path
 
 import pytest
 
-import tests.support.hub as hub_testing
-import wheelhub.server as hub_server
-from tests.publish.conftest import CliRunner, Pkg, import_from, make_wheelhouse, pip_install
+from tests.support.cli import CliRunner
+from tests.support.dists import Pkg, make_wheelhouse
+from tests.support.hub import HubProcess, running_hub
+from tests.support.pip import installed_version, pip_install
+from wheelhub.server import create_token
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[object]:
-    with hub_testing.running_hub(tmp_path / "hub") as running:
+def hub(tmp_path: Path) -> Iterator[HubProcess]:
+    with running_hub(tmp_path / "hub") as running:
         yield running
 
 
 def test_publish_to_hub_label_from_branch_then_pip_install(
-        cli: CliRunner, hub: object, wheelhouse: Path, tmp_path: Path,
+        cli: CliRunner, hub: HubProcess, wheelhouse: Path, tmp_path: Path,
         clean_venv: Path) -> None:
-    token = hub_server.create_token(hub.root, owner="acme", scope="upload")  # type: ignore[attr-defined]
+    token = create_token(hub.root, owner="acme", scope="upload")
     env = {"WHEELHUB_TOKEN": token, "GITHUB_ACTIONS": "true", "GITHUB_HEAD_REF": "feature/x",
            "GITHUB_REF_NAME": "7/merge"}
-    to = f"{hub.base_url}/acme"  # type: ignore[attr-defined]
+    to = f"{hub.base_url}/acme"
     first = cli("publish", "-w", str(wheelhouse), "--to", to, env=env)
     assert first.code == 0, first.err
     assert first.last_line == "2 uploaded, 0 skipped, 0 failed"
@@ -35,21 +37,20 @@ def test_publish_to_hub_label_from_branch_then_pip_install(
     assert (again.code, again.last_line) == (0, "0 uploaded, 2 skipped, 0 failed")
 
     target = tmp_path / "site"
-    index = hub.index_url("acme", "feature-x")  # type: ignore[attr-defined]
-    proc = pip_install(clean_venv, index, target, "alpha", "beta-pkg")
+    proc = pip_install(clean_venv, hub.index_url("acme", "feature-x"), target, "alpha",
+                       "beta-pkg")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert import_from(target, "alpha", clean_venv) == "1.0"
+    assert installed_version(clean_venv, target, "alpha") == "1.0"
     # the main label did not get them
-    assert pip_install(clean_venv, hub.index_url("acme", "main"),  # type: ignore[attr-defined]
-                       tmp_path / "other", "alpha").returncode != 0
+    assert pip_install(clean_venv, hub.index_url("acme", "main"), tmp_path / "other",
+                       "alpha").returncode != 0
 
 
 def test_hub_token_for_another_label_glob_is_refused(
-        cli: CliRunner, hub: object, tmp_path: Path) -> None:
-    token = hub_server.create_token(hub.root, owner="acme", scope="upload",  # type: ignore[attr-defined]
-                                    label_glob="release-*")
+        cli: CliRunner, hub: HubProcess, tmp_path: Path) -> None:
+    token = create_token(hub.root, owner="acme", scope="upload", label_glob="release-*")
     house = make_wheelhouse(tmp_path / "house", [Pkg("alpha"), Pkg("beta")])
-    result = cli("publish", "-w", str(house), "--to", f"{hub.base_url}/acme",  # type: ignore[attr-defined]
+    result = cli("publish", "-w", str(house), "--to", f"{hub.base_url}/acme",
                  "--label", "feature-x", env={"WHEELHUB_TOKEN": token})
     assert result.code == 3
     assert "$WHEELHUB_TOKEN (value masked): HTTP 403" in result.err
@@ -57,9 +58,9 @@ def test_hub_token_for_another_label_glob_is_refused(
 
 
 def test_hub_same_name_different_bytes_is_a_conflict(
-        cli: CliRunner, hub: object, tmp_path: Path) -> None:
-    token = hub_server.create_token(hub.root, owner="acme", scope="upload")  # type: ignore[attr-defined]
-    to = f"{hub.base_url}/acme"  # type: ignore[attr-defined]
+        cli: CliRunner, hub: HubProcess, tmp_path: Path) -> None:
+    token = create_token(hub.root, owner="acme", scope="upload")
+    to = f"{hub.base_url}/acme"
     env = {"WHEELHUB_TOKEN": token}
     old = make_wheelhouse(tmp_path / "old", [Pkg("alpha", marker="old")])
     assert cli("publish", "-w", str(old), "--to", to, "--label", "dev", env=env).code == 0

@@ -11,16 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.publish.conftest import (
-    TOKEN,
-    CliRunner,
-    Pkg,
-    PypiServer,
-    free_port,
-    import_from,
-    make_wheelhouse,
-    pip_install,
-)
+from tests.publish.conftest import TOKEN, PypiServer
+from tests.support.cli import CliRunner
+from tests.support.dists import Pkg, make_wheelhouse
+from tests.support.pip import installed_version, pip_install
+from tests.support.processes import free_port
 from wheelhub.publish import PublishOptions, publish
 
 
@@ -44,7 +39,7 @@ def test_publish_to_pypiserver_then_pip_installs_and_second_run_skips(
     target = tmp_path / "site"
     proc = pip_install(clean_venv, pypiserver.url + "simple/", target, "alpha", "beta-pkg")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert import_from(target, "beta_pkg", clean_venv) == "2.0"
+    assert installed_version(clean_venv, target, "beta_pkg") == "2.0"
     for text in (first.out, first.err, second.out, second.err):
         assert TOKEN not in text
 

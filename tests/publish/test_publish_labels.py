@@ -9,8 +9,10 @@ import pytest
 
 from tests.publish.conftest import CliRunner
 from wheelhub.errors import ConfigError
+from wheelhub.index.errors import InvalidName
+from wheelhub.index.names import check_label, is_valid_label
 from wheelhub.publish.errors import LabelError
-from wheelhub.publish.labels import LabelRules, find_ref, is_valid_label, label_for, sanitize
+from wheelhub.publish.labels import LabelRules, find_ref, label_for, sanitize
 
 # (case, env, expected label, expected source, expected rule)
 CI_CASES: list[tuple[str, dict[str, str], str, str, str]] = [
@@ -177,3 +179,27 @@ def test_label_for_cli_explicit_invalid_label(cli: CliRunner, repo: Path) -> Non
     assert result.code == 2
     assert "error: label 'feature/x' is not valid" in result.err
     assert "feature-x" in result.err  # the hint suggests the sanitized form
+
+
+@pytest.mark.parametrize(("label", "valid"), [
+    ("feature-x", True), ("2024", True), ("rc+1", True), ("a" * 128, True),
+    ("../etc", False), ("a..b", False), ("-x", False), ("x-", False), ("a" * 129, False),
+])
+def test_explicit_labels_follow_the_hubs_rule(tmp_path: Path, label: str, valid: bool) -> None:
+    hub_accepts = True
+    try:
+        check_label(label)  # what the hub answers 400 for
+    except InvalidName:
+        hub_accepts = False
+    assert hub_accepts is valid
+    if valid:
+        assert label_for({}, tmp_path, explicit=label).label == label
+    else:
+        with pytest.raises(LabelError, match="is not valid"):
+            label_for({}, tmp_path, explicit=label)
+
+
+def test_derived_labels_still_start_with_a_letter() -> None:
+    # the derivation keeps its prefix so a branch's label suits anaconda.org as well
+    assert sanitize("2024-fix", LabelRules()) == "branch-2024-fix"
+    assert LabelRules.from_mapping({"main_label": "2024"}).main_label == "2024"

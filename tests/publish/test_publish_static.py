@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.publish.conftest import (
-    CliRunner,
-    Pkg,
-    free_port,
-    import_from,
-    make_wheelhouse,
-    nginx_available,
-    pip_install,
-    running,
-)
+from tests.support.cli import CliRunner
+from tests.support.dists import Pkg, make_wheelhouse
+from tests.support.pip import installed_version, pip_install
+from tests.support.processes import free_port, running
+from wheelhub.index.simple import JSON_TYPE
 from wheelhub.publish import PublishOptions, publish
 
 
@@ -43,8 +40,8 @@ def test_publish_to_directory_then_pip_installs_from_file_url(
     target = tmp_path / "site"
     proc = pip_install(clean_venv, f"file://{simple}/", target, "alpha", "beta-pkg==2.0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert import_from(target, "alpha", clean_venv) == "1.0"
-    assert import_from(target, "beta_pkg", clean_venv) == "2.0"
+    assert installed_version(clean_venv, target, "alpha") == "1.0"
+    assert installed_version(clean_venv, target, "beta_pkg") == "2.0"
 
 
 def test_second_publish_uploads_nothing_and_rewrites_nothing(
@@ -75,6 +72,24 @@ def test_adding_a_wheel_rewrites_only_the_pages_that_change(tmp_path: Path) -> N
                        "_files/beta_pkg-3.0-py3-none-any.whl",
                        "_files/beta_pkg-3.0-py3-none-any.whl.metadata"}
     assert not list(index.rglob("*.tmp"))
+
+
+def test_a_tree_written_by_an_earlier_release_is_read_and_extended(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    to = f"file://{index}"
+    publish(PublishOptions(wheelhouse=make_wheelhouse(tmp_path / "one", [Pkg("alpha")]), to=to,
+                           label="main"))
+    page = index / "main" / "simple" / "alpha" / "index.json"
+    data = json.loads(page.read_bytes())
+    for entry in data["files"]:  # earlier releases wrote neither key when it had no value
+        del entry["yanked"]
+        del entry["requires-python"]
+    page.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    two = make_wheelhouse(tmp_path / "two", [Pkg("alpha"), Pkg("alpha", "2.0")])
+    result = publish(PublishOptions(wheelhouse=two, to=to, label="main"))
+    assert result.summary_line() == "1 uploaded, 1 skipped, 0 failed"
+    assert [f["filename"] for f in json.loads(page.read_bytes())["files"]] == [
+        "alpha-1.0-py3-none-any.whl", "alpha-2.0-py3-none-any.whl"]
 
 
 def test_labels_are_separate_subtrees_sharing_files(tmp_path: Path, wheelhouse: Path) -> None:
@@ -111,7 +126,8 @@ http {{
 """
 
 
-@pytest.mark.skipif(not nginx_available(), reason="needs Debian's nginx-light")
+@pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+                    reason="needs Debian's nginx-light")
 def test_pip_installs_from_the_tree_served_by_nginx(
         wheelhouse: Path, tmp_path: Path, clean_venv: Path) -> None:
     index = tmp_path / "index"
@@ -129,11 +145,10 @@ def test_pip_installs_from_the_tree_served_by_nginx(
         target = tmp_path / "site"
         proc = pip_install(clean_venv, url, target, "alpha")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert import_from(target, "alpha", clean_venv) == "1.0"
-        request = urllib.request.Request(
-            url + "alpha/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        assert installed_version(clean_venv, target, "alpha") == "1.0"
+        request = urllib.request.Request(url + "alpha/", headers={"Accept": JSON_TYPE})
         with urllib.request.urlopen(request) as response:
-            assert response.headers["Content-Type"] == "application/vnd.pypi.simple.v1+json"
+            assert response.headers["Content-Type"] == JSON_TYPE
             assert b'"sha256"' in response.read()
 
 
@@ -149,4 +164,4 @@ def test_pip_installs_from_the_tree_served_by_http_server(
         proc = pip_install(clean_venv, url, target, "beta-pkg")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "beta_pkg-2.0-py3-none-any.whl.metadata" in (tmp_path / "http.log").read_text()
-    assert import_from(target, "beta_pkg", clean_venv) == "2.0"
+    assert installed_version(clean_venv, target, "beta_pkg") == "2.0"

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hub import HubProcess, make_wheel, offline_pip_env, running_hub
+from tests.support.dists import make_wheel
+from tests.support.hub import HubProcess, running_hub
+from tests.support.pip import offline_pip_env
 from wheelhub.server import create_token
 
 _counter = itertools.count()

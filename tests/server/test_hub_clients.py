@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hub import HubProcess, http, make_sdist, make_wheel
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.hub import HubProcess, http
+from tests.support.pip import installed_version, pip_install
 from wheelhub.server import create_token
 
 BIN = Path(sys.executable).parent
@@ -78,13 +80,14 @@ def test_pip_resolves_with_metadata_only(hub: HubProcess, owner: str, published:
 
 
 def test_pip_installs(hub: HubProcess, owner: str, published: tuple[str, str],
-                      pip_env: dict[str, str], tmp_path: Path) -> None:
+                      tmp_path: Path) -> None:
     _token, label = published
     target = tmp_path / "target"
-    run(sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", target,
-        "--index-url", hub.index_url(owner, label), "demo-app", env=pip_env)
-    assert (target / "demo_lib" / "__init__.py").read_text().startswith("__version__ = '2.0'")
-    assert (target / "demo_app").is_dir()
+    python = Path(sys.executable)
+    installed = pip_install(python, hub.index_url(owner, label), target, "demo-app", deps=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert installed_version(python, target, "demo_lib") == "2.0"
+    assert installed_version(python, target, "demo_app") == "1.0"
 
 
 def test_uv_resolves_with_metadata_and_installs(hub: HubProcess, owner: str,

@@ -10,14 +10,9 @@ import time
 from pathlib import Path
 from urllib.parse import urljoin
 
-from tests.support.hub import (
-    HubProcess,
-    http,
-    make_sdist,
-    make_wheel,
-    running_hub,
-    upload,
-)
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.hub import HubProcess, http, running_hub, upload
+from wheelhub.index.urls import label_url, with_token
 from wheelhub.server import create_token, open_storage
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -170,14 +165,22 @@ def test_tokens_scopes_globs_expiry_revocation(hub: HubProcess, owner: str, whee
     assert upload(hub.upload_url("no-such-owner"), wheel, narrow).status == 404
 
 
+def make_private(hub: HubProcess, owner: str, label: str | None = None) -> None:
+    """Make *owner*, or one of its labels, private."""
+    storage = open_storage(hub.root)
+    try:
+        if label is None:
+            storage.set_owner_private(owner, True)
+        else:
+            storage.set_label_private(owner, label, True)
+    finally:
+        storage.close()
+
+
 def test_private_label_and_owner_answer_404(hub: HubProcess, owner: str, upload_token: str,
                                             wheel: Path) -> None:
     assert upload(hub.upload_url(owner, "secret"), wheel, upload_token).status == 200
-    storage = open_storage(hub.root)
-    try:
-        storage.set_label_private(owner, "secret", True)
-    finally:
-        storage.close()
+    make_private(hub, owner, "secret")
     index = hub.index_url(owner, "secret")
     file_url = urljoin(index, "../files/tiny_pkg-1.0-py3-none-any.whl")
     for url in (index, index + "tiny-pkg/", file_url, hub.upload_url(owner, "secret")):
@@ -191,15 +194,23 @@ def test_private_label_and_owner_answer_404(hub: HubProcess, owner: str, upload_
     assert http(index, token=wrong_label).status == 404
     assert http(index, token="whk_" + "y" * 43).status == 401
     # A private owner hides everything, even its main label and web page.
-    storage = open_storage(hub.root)
-    try:
-        storage.set_owner_private(owner, True)
-    finally:
-        storage.close()
+    make_private(hub, owner)
     assert http(hub.index_url(owner)).status == 404
     assert http(f"{hub.base_url}/{owner}/").status == 404
     assert owner not in http(hub.base_url + "/").text
     assert http(hub.index_url(owner), token=upload_token).status == 200
+
+
+def test_private_label_page_names_the_token_without_showing_it(
+        hub: HubProcess, owner: str, upload_token: str, wheel: Path) -> None:
+    assert upload(hub.upload_url(owner, "secret"), wheel, upload_token).status == 200
+    make_private(hub, owner, "secret")
+    page = http(label_url(with_token(hub.base_url, upload_token), owner, "secret"))
+    assert page.status == 200
+    pip_line = f"pip install --extra-index-url {hub.index_url(owner, 'secret', '$WHEELHUB_TOKEN')}"
+    assert pip_line in page.text
+    link = f'href="/t/{upload_token}/{owner}/label/secret/files/{wheel.name}"'
+    assert link in page.text  # the browser downloads with the token it came with
 
 
 def test_tokens_never_reach_the_log(hub: HubProcess, owner: str, upload_token: str,

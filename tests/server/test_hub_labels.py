@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.hub import HubProcess, http, make_wheel, upload
+from tests.support.dists import make_wheel
+from tests.support.hub import HubProcess, http, upload
 
 WHEELHUB = str(Path(sys.executable).parent / "wheelhub")
 

@@ -14,7 +14,8 @@ from urllib.parse import urljoin
 
 import pytest
 
-from tests.support.hub import HubProcess, http, make_wheel, running_hub, upload
+from tests.support.dists import make_wheel
+from tests.support.hub import HubProcess, http, running_hub, upload
 from wheelhub.server import create_token
 
 

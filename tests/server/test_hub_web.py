@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hub import HubProcess, make_sdist, make_wheel, upload
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.hub import HubProcess, upload
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,

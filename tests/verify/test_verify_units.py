@@ -1,14 +1,19 @@
-"""`wheelhub test` without Docker: input errors, module discovery, library names."""
+"""`wheelhub test` without Docker: input errors, module discovery, library names, the
+runtime container, verdicts in the manifest."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from wheelhub.manifest import Entry, Manifest, ManifestWriter
+from wheelhub.manifest import TestRecord as Verdict  # not collected as a test class
+from wheelhub.options import TestOptions
 from wheelhub.verify import run as verify
 from wheelhub.verify.errors import VerifyInputError
 
@@ -63,3 +68,24 @@ def test_runtime_image_template_or_layout() -> None:
     assert verify.runtime_for("registry/runtime:1", "cp311") == ("registry/runtime:1", None)
     with pytest.raises(VerifyInputError, match="pp310"):
         verify.runtime_for("python:{version}-slim", "pp310")
+
+
+def test_runtime_container_has_no_network_and_read_only_inputs(tmp_path: Path) -> None:
+    options = TestOptions(wheelhouse=tmp_path / "wheelhouse", project_dir=tmp_path)
+    args = verify.runtime_spec(options, "sha256:abc", "cp311").create_args("x")
+    assert args["network_mode"] == "none"
+    assert args["image"] == "sha256:abc"
+    assert args["labels"] == {"org.wheelhub.test": "cp311"}
+    assert {(m["Source"], m["ReadOnly"]) for m in args["mounts"]} == {
+        (str(tmp_path / "wheelhouse"), True), (str(tmp_path), True)}
+
+
+def test_verdicts_are_on_disk_as_they_arrive(tmp_path: Path) -> None:
+    built = Entry(requirement="a==1", project="a", python="cp311", key="k", status="built")
+    writer = ManifestWriter(Manifest(entries=(built,)), tmp_path)
+    verdict = Verdict(status="failed", detail="import a failed")
+    writer.update(lambda manifest: manifest.with_test("a", "cp311", verdict))
+    saved = Manifest.load(tmp_path).find("a", "cp311")
+    assert saved is not None and saved.test == verdict
+    writer.update(lambda manifest: manifest.with_test("b", "cp311", verdict))
+    assert Manifest.load(tmp_path).entries == (replace(built, test=verdict),)

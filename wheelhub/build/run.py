@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from wheelhub.engines import make_engine
 from wheelhub.engines.base import Engine, ImageInfo
 from wheelhub.engines.pythons import PythonPrefix
 from wheelhub.errors import Interrupted
-from wheelhub.manifest import Entry, Manifest
+from wheelhub.manifest import Entry, Manifest, ManifestWriter
 from wheelhub.options import BuildOptions
 from wheelhub.util.log import get_logger, prefix
 
@@ -75,20 +74,6 @@ def common_inputs(options: BuildOptions, image: ImageInfo,
                         plat=plat, build_options=build_options)
 
 
-class _ManifestKeeper:
-    """The manifest as entries finish; saved atomically after each one."""
-
-    def __init__(self, base: Manifest, wheelhouse: Path) -> None:
-        self.manifest = base
-        self.wheelhouse = wheelhouse
-        self._lock = threading.Lock()
-
-    def record(self, entry: Entry) -> None:
-        with self._lock:
-            self.manifest = self.manifest.with_entry(entry)
-            self.manifest.save(self.wheelhouse)
-
-
 def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult:
     started = time.monotonic()
     requirements, build_requirements = load_inputs(options)
@@ -101,13 +86,13 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
                      image=options.image, common=common, recipes=options.recipes,
                      manifest=old_manifest, wheelhouse=options.wheelhouse, force=options.force)
     wanted = {(e.line.project, e.python.tag) for e in plan.entries}
-    keeper = _ManifestKeeper(replace(old_manifest.only(wanted), image=image.reference,
-                                     image_id=image.id), options.wheelhouse)
+    manifest = replace(old_manifest.only(wanted), image=image.reference, image_id=image.id)
     for planned in plan.entries:
         if planned.cached is not None:
-            keeper.manifest = keeper.manifest.with_entry(replace(planned.cached, status="cached"))
+            manifest = manifest.with_entry(replace(planned.cached, status="cached"))
         elif planned.skip_reason:
-            keeper.manifest = keeper.manifest.with_entry(_skipped(planned))
+            manifest = manifest.with_entry(_skipped(planned))
+    writer = ManifestWriter(manifest, options.wheelhouse)
     wheelhouse = Wheelhouse(options.wheelhouse)
     todo = plan.pythons_to_build()
     cached = sum(1 for e in plan.entries if e.cached is not None)
@@ -119,10 +104,10 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
     if todo:
         try:
             failures = _run_prefixes(todo, plan, options, engine, image, requirements,
-                                     build_requirements, common, wheelhouse, keeper)
+                                     build_requirements, common, wheelhouse, writer)
         except KeyboardInterrupt:
             interrupted = True
-    final = _reconcile(keeper.manifest, options.wheelhouse)
+    final = _reconcile(writer.manifest, options.wheelhouse)
     final.save(options.wheelhouse)
     pruned = wheelhouse.prune(old_manifest, final) if not interrupted else []
     result = BuildResult(wheelhouse=options.wheelhouse, entries=final.entries,
@@ -166,7 +151,7 @@ def _reconcile(manifest: Manifest, wheelhouse: Path) -> Manifest:
 def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, engine: Engine,
                   image: ImageInfo, requirements: RequirementSet,
                   build_requirements: RequirementSet | None, common: CommonInputs,
-                  wheelhouse: Wheelhouse, keeper: _ManifestKeeper) -> list[PrefixFailure]:
+                  wheelhouse: Wheelhouse, writer: ManifestWriter) -> list[PrefixFailure]:
     failures: list[PrefixFailure] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
                                                thread_name_prefix="wheelhub") as pool:
@@ -175,7 +160,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
             context = contextvars.copy_context()
             futures[pool.submit(context.run, _build_prefix, python, plan, options, engine,
                                 image, requirements, build_requirements, common, wheelhouse,
-                                keeper)] = python
+                                writer)] = python
         try:
             pending = set(futures)
             while pending:
@@ -197,7 +182,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
 def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engine: Engine,
                   image: ImageInfo, requirements: RequirementSet,
                   build_requirements: RequirementSet | None, common: CommonInputs,
-                  wheelhouse: Wheelhouse, keeper: _ManifestKeeper) -> PrefixFailure | None:
+                  wheelhouse: Wheelhouse, writer: ManifestWriter) -> PrefixFailure | None:
     todo = [e for e in plan.for_python(python) if e.needs_build]
     key = prepared_key(options, common, python)
     with prefix(python.tag), engine.session(python, name=python.tag, prepared_key=key) as session:
@@ -211,7 +196,7 @@ def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engin
         except SetupFailed as failure:
             logger.info("FAILED: %s (log: %s)", failure, failure.log)
             for planned in todo:
-                keeper.record(Entry(requirement=str(planned.line.requirement),
+                writer.record(Entry(requirement=str(planned.line.requirement),
                                     project=planned.line.project, python=python.tag,
                                     key=planned.key, status="failed", inputs=planned.inputs,
                                     log=str(failure.log.relative_to(wheelhouse.path)),
@@ -232,5 +217,5 @@ def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engin
                     for wheel in entry.wheels:
                         vendored = f" (vendored {', '.join(wheel.vendored)})" if wheel.vendored else ""
                         logger.info("-> %s%s", wheel.filename, vendored)
-                keeper.record(entry)
+                writer.record(entry)
     return None

@@ -3,7 +3,7 @@
 The container is the build's (same image, mounts, CA bundle), prepared by the same
 :meth:`PrefixBuild.prepare` (setup hook sourced, its exports captured, build
 requirements installed). :func:`open_shell` yields a :class:`ShellContext` describing
-it; the caller runs ``docker exec -it`` with :meth:`ShellContext.exec_argv` and the
+it; the caller runs :attr:`ShellContext.exec_argv` (the engine's ``exec -it``) and the
 container is removed when the context exits. With ``failed=True`` the first failed
 entry of the last build is reopened: its Python, the image id it was built in, its
 recipe, and the command that failed.
@@ -27,8 +27,11 @@ from wheelhub.build.requirements import RequirementLine, RequirementSet
 from wheelhub.build.run import common_inputs, load_inputs
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable
+from wheelhub.engines import container_engine
 from wheelhub.engines.base import Session, shell_join
+from wheelhub.engines.container import ContainerEngine
 from wheelhub.engines.pythons import PythonPrefix, select_pythons
+from wheelhub.engines.spec import exec_argv
 from wheelhub.manifest import Entry, Manifest
 from wheelhub.options import BuildOptions, Recipe
 from wheelhub.util.log import get_logger
@@ -36,6 +39,7 @@ from wheelhub.util.log import get_logger
 logger = get_logger("shell")
 
 COMMAND_VARIABLE = "WHEELHUB_COMMAND"
+SHELL_COMMAND = ("bash", "--norc", "-i")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,27 +50,19 @@ class ShellRequest:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ShellContext:
-    """A prepared build container, ready for ``docker exec -it``."""
+    """A prepared build container, and the command that opens a terminal in it."""
 
     container: str
+    exec_argv: tuple[str, ...]  # values of env travel in the environment, not in argv
     python: str
     image: str
     image_id: str
     env: Mapping[str, str]
-    workdir: str
     package: str = ""
     command: str = ""  # the pip wheel command (--package) or the one that failed (--failed)
     command_workdir: str = ""
     failure: str = ""  # first line of the recorded error (--failed)
     notes: tuple[str, ...] = field(default=())
-
-    def exec_argv(self, docker: str = "docker") -> list[str]:
-        """``docker exec -it`` into the container. Values travel in the process environment
-        (``-e NAME`` without ``=``), so they never show on a command line."""
-        argv = [docker, "exec", "-it", "-w", self.workdir]
-        for name in sorted(self.env):
-            argv += ["-e", name]
-        return [*argv, self.container, "bash", "--norc", "-i"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -146,19 +142,21 @@ def _choose_python(options: BuildOptions, available: tuple[PythonPrefix, ...],
 @contextlib.contextmanager
 def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellContext]:
     """Start and prepare the build container; remove it when the context exits."""
-    from wheelhub.engines.docker import DockerEngine
-
-    if options.engine != "docker":
+    engine = container_engine(options)
+    if engine is None:
         raise ShellError.host_engine()
+    cli = engine.oci.cli_path()
+    if cli is None:
+        raise ShellError.no_docker_cli()
     requirements, build_requirements = load_inputs(options)
     notes: list[str] = []
     if request.failed:
         options, target, notes = _failed_target(options, requirements)
+        engine = ContainerEngine(options, engine.oci)  # in the failed build's image
     else:
         line = _find_line(requirements, request.package) if request.package else None
         target = _Target(python=None, line=line)
     check_writable(options.wheelhouse)  # mounted as in a build (find-links), so it must exist
-    engine = DockerEngine(options)
     image = engine.inspect()
     python = _choose_python(options, image.pythons, target.python)
     if target.python is None and len(image.pythons) > 1 and options.python == "all":
@@ -182,9 +180,11 @@ def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellCo
             env = {**env, "PS1": f"(wheelhub {python.tag}) \\w\\$ ", "WHEELHUB_SHELL": "1"}
             if command:
                 env[COMMAND_VARIABLE] = command
+            argv = exec_argv(cli, session.container_id, workdir=session.paths.workspace,
+                             env=env, command=SHELL_COMMAND)
             yield ShellContext(
-                container=session.container_id, python=python.tag, image=options.image,
-                image_id=image.id, env=env, workdir=session.paths.workspace,
+                container=session.container_id, exec_argv=tuple(argv), python=python.tag,
+                image=options.image, image_id=image.id, env=env,
                 package=target.line.project if target.line else "", command=command,
                 command_workdir=session.paths.project if command else "",
                 failure=target.entry.error.split("\n", 1)[0] if target.entry else "",

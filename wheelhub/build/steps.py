@@ -23,7 +23,6 @@ from wheelhub.util.log import get_logger, prefix
 
 logger = get_logger("build")
 TAIL_LINES = 25
-CA_PATH = "/wheelhub/ca-bundle.crt"
 
 
 @dataclass(kw_only=True)
@@ -97,8 +96,8 @@ class PrefixBuild:
             "WHEELHUB_PYTHON_TAG": self.tag,
             "WHEELHUB_PYTHON": self.python,
         }
-        if self.options.ca_bundle is not None:
-            ca = CA_PATH if self.options.engine == "docker" else str(self.options.ca_bundle)
+        ca = paths.ca_bundle
+        if ca is not None:
             env.update({"SSL_CERT_FILE": ca, "PIP_CERT": ca, "REQUESTS_CA_BUNDLE": ca,
                         "CURL_CA_BUNDLE": ca, "NODE_EXTRA_CA_CERTS": ca})
         return env
@@ -129,10 +128,11 @@ class PrefixBuild:
 
     def _prepare_fresh(self, capture: LogCapture) -> dict[str, str]:
         exported: dict[str, str] = {}
-        if self.options.ca_bundle is not None and self.options.engine == "docker":
+        paths = self.session.paths
+        if paths.ca_bundle is not None and paths.system_ca_bundles:
             # Append to the system bundles so yum/apt/curl in the hook trust the proxy too.
-            script = (f"for b in /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt; "
-                      f"do [ -f \"$b\" ] && cat {CA_PATH} >> \"$b\"; done; true")
+            script = (f"for b in {' '.join(paths.system_ca_bundles)}; "
+                      f"do [ -f \"$b\" ] && cat {paths.ca_bundle} >> \"$b\"; done; true")
             self._run_or_fail(["sh", "-c", script], capture, "installing the CA bundle")
         if self.options.setup is not None:
             exported = self._source_hook(capture)

@@ -1,34 +1,18 @@
-"""Arguments shared by the hub commands (serve, token, label, owner)."""
+"""What the hub commands (serve, token, label, owner) share: the hub's root directory."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import re
 from pathlib import Path
 
+from wheelhub.cli.options import resolved_from_args
 from wheelhub.errors import UsageError
-
-_SIZE = re.compile(r"^(\d+)\s*([kmg]?)i?b?$", re.IGNORECASE)
-
-
-def add_root(parser: argparse.ArgumentParser) -> None:
-    default = os.environ.get("WHEELHUB_ROOT")
-    parser.add_argument("--root", type=Path, default=Path(default) if default else None,
-                        required=default is None,
-                        help="the hub's data directory (default: $WHEELHUB_ROOT)")
+from wheelhub.options import ResolvedConfig
 
 
-def parse_size(text: str) -> int:
-    match = _SIZE.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"invalid size '{text}' (use e.g. 500M, 2G, 1048576)")
-    return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[
-        match.group(2).lower()]
-
-
-def root_of(args: argparse.Namespace) -> Path:
-    root: Path | None = args.root
-    if root is None:
+def root_of(args: argparse.Namespace, config: ResolvedConfig | None = None) -> Path:
+    config = config or resolved_from_args(args)
+    root: str = config.get("serve.root")
+    if not root:
         raise UsageError("no hub root", hint="pass --root DIR or set WHEELHUB_ROOT")
-    return root
+    return config.directory / root

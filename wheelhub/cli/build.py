@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from wheelhub.build.report import failure_details, render_table
-from wheelhub.cli.options import add_build_options, build_options_from_args
+from wheelhub.cli.options import add_options, build_options_from_args
 
 
 def register(subparsers: Any) -> None:
@@ -16,7 +16,7 @@ def register(subparsers: Any) -> None:
         description="Build ./requirements.txt (with requirements-build.txt and build-setup.sh "
         "if present) into manylinux wheels: one container per Python prefix of the image, "
         "auditwheel repair, a manifest that makes re-runs no-ops, and a report.")
-    add_build_options(parser)
+    add_options(parser, "build")
     parser.set_defaults(func=run)
 
 

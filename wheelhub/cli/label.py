@@ -12,7 +12,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from wheelhub.cli._hub import add_root, root_of
+from wheelhub.cli._hub import root_of
+from wheelhub.cli.options import add_options
 from wheelhub.errors import UsageError
 from wheelhub.server.sqlite import SqliteStorage
 from wheelhub.server.storage import Selection
@@ -25,7 +26,7 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    add_root(parser)
+    add_options(parser, "label")
     parser.add_argument("--owner", required=True)
 
 
@@ -78,7 +79,7 @@ def register(subparsers: Any) -> None:
     visibility.set_defaults(func=run_visibility)
 
     gc = commands.add_parser("gc", help="delete files and blobs nothing references")
-    add_root(gc)
+    add_options(gc, "label")
     gc.set_defaults(func=run_gc)
 
 

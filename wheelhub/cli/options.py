@@ -1,39 +1,39 @@
-"""Turning :data:`wheelhub.config.OPTIONS` into argparse flags and back."""
+"""The options table as argparse flags, and the flags given back as a resolved config."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 
-from wheelhub.options import OPTIONS, BuildOptions, ResolvedConfig, resolve
-
-# Short flags for the most used options, as in the README.
-_SHORT = {"requirements": "-r", "build_requirements": "-b", "wheelhouse": "-w", "jobs": "-j"}
+from wheelhub.options import OPTIONS, BuildOptions, ResolvedConfig, options_for, resolve
 
 
-def add_build_options(parser: argparse.ArgumentParser) -> None:
+def add_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """The flags of every option *command* reads (see :data:`wheelhub.options.OPTIONS`)."""
     group = parser.add_argument_group(
-        "build options", "each is also settable in wheelhub.yaml and as WHEELHUB_<NAME>; "
-        "precedence: defaults < wheelhub.yaml < environment < command line")
-    for spec in OPTIONS:
-        flags = [spec.flag] + ([_SHORT[spec.name]] if spec.name in _SHORT else [])
+        "settings", "each is also settable in wheelhub.yaml and as an environment variable "
+        "(`wheelhub config` lists them); precedence: defaults < wheelhub.yaml < environment "
+        "< command line")
+    for spec in options_for(command):
         help_text = f"{spec.help} [env {spec.env}; default: {spec.default!r}]"
         if spec.kind == "bool":
-            group.add_argument(*flags, dest=spec.name, action="store_const", const=True,
-                               default=None, help=help_text)
+            # A flag switches from the default: --force sets true, --no-create-labels false.
+            group.add_argument(*spec.cli_flags, dest=spec.dest, action="store_const",
+                               const=not spec.default, default=None, help=help_text)
         else:
-            group.add_argument(*flags, dest=spec.name, default=None,
-                               type=int if spec.kind == "int" else str, help=help_text)
-    parser.add_argument("--config", type=Path, default=None,
-                        help="configuration file (default: ./wheelhub.yaml if present)")
+            group.add_argument(*spec.cli_flags, dest=spec.dest, default=None,
+                               type=int if spec.kind == "int" else str,
+                               choices=spec.choices or None,
+                               metavar=spec.metavar or (None if spec.choices else spec.key.upper()),
+                               help=help_text)
 
 
 def resolved_from_args(args: argparse.Namespace) -> ResolvedConfig:
-    cli: dict[str, Any] = {spec.name: getattr(args, spec.name, None) for spec in OPTIONS}
-    return resolve(cli, config_path=args.config)
+    cli: dict[str, Any] = {spec.name: getattr(args, spec.dest, None) for spec in OPTIONS}
+    return resolve(cli)
 
 
 def build_options_from_args(args: argparse.Namespace) -> BuildOptions:
-    return BuildOptions.from_config(resolved_from_args(args), cwd=Path.cwd(), env=os.environ)
+    config = resolved_from_args(args)
+    return BuildOptions.from_config(config, cwd=config.directory, env=os.environ)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from wheelhub.cli._hub import add_root, root_of
+from wheelhub.cli._hub import root_of
+from wheelhub.cli.options import add_options
 
 
 def register(subparsers: Any) -> None:
@@ -13,16 +14,16 @@ def register(subparsers: Any) -> None:
         "owner", help="create and list hub owners")
     commands = parser.add_subparsers(dest="owner_command", metavar="ACTION", required=True)
     create = commands.add_parser("create", help="create an owner (public unless --private)")
-    add_root(create)
+    add_options(create, "owner")
     create.add_argument("name")
     create.add_argument("--private", action="store_true",
                         help="everything under it answers 404 without a read token")
     create.set_defaults(func=run_create)
     listing = commands.add_parser("list", help="list owners")
-    add_root(listing)
+    add_options(listing, "owner")
     listing.set_defaults(func=run_list)
     visibility = commands.add_parser("visibility", help="make an owner public or private")
-    add_root(visibility)
+    add_options(visibility, "owner")
     visibility.add_argument("name")
     visibility.add_argument("visibility", choices=("public", "private"))
     visibility.set_defaults(func=run_visibility)

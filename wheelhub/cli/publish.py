@@ -6,26 +6,32 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from wheelhub.cli.label_for import add_label_arguments, load_rules
-from wheelhub.publish import PublishOptions, detect_kind, publish
-from wheelhub.publish.labels import label_for
-from wheelhub.util.log import LOGGER_NAME, PrefixRedactFilter, get_logger
+from wheelhub.cli.options import add_options, resolved_from_args
+from wheelhub.publish import publish
+from wheelhub.publish.kinds import KINDS
+from wheelhub.publish.settings import publish_options
+from wheelhub.util.log import LOGGER_NAME, PrefixRedactFilter
 
-EPILOG = """\
-targets (--to):
-  http://hub:8080/OWNER          a wheelhub hub: files go to OWNER's label
-  https://devpi.example/u/dev/   any twine-compatible index (devpi, pypiserver, Artifactory,
-                                 GitLab): uploaded as given, --label ignored
-  https://pypi.anaconda.org/OWNER  anaconda.org via anaconda-client, files get --label
-  file:///srv/index              a static PEP 503/691 tree, one subtree per label
-The token is read from the environment variable named by --token-env (default
-WHEELHUB_TOKEN; ANACONDA_TOKEN for anaconda.org), never from a command-line value.
-The last line of output is "N uploaded, M skipped, K failed"; the exit code is 0 only
-when nothing failed (1: some files failed or conflict, 2: bad input, 3: target unusable).
-"""
+
+def _epilog() -> str:
+    width = max(len(kind.example) for kind in KINDS) + 2
+    names = max(len(kind.name) for kind in KINDS) + 2
+    rows = [f"  {kind.example:<{width}}{kind.name:<{names}}{kind.summary}" for kind in KINDS]
+    variables: dict[str, list[str]] = {}
+    for kind in KINDS:
+        if kind.token_env:
+            variables.setdefault(kind.token_env, []).append(kind.name)
+    defaults = "; ".join(f"{variable} for {' and '.join(kinds)}"
+                         for variable, kinds in variables.items())
+    return "\n".join([
+        "targets (--to; --kind skips the guessing):", *rows,
+        "The token is read from the environment variable named by --token-env (default:",
+        f"{defaults}), never from a command-line value.",
+        'The last line of output is "N uploaded, M skipped, K failed"; the exit code is 0 only',
+        "when nothing failed (1: some files failed or conflict, 2: bad input, 3: target unusable).",
+    ])
 
 
 def register(subparsers: Any) -> None:
@@ -33,31 +39,15 @@ def register(subparsers: Any) -> None:
         "publish", help="upload the wheelhouse's good wheels to a label",
         description="Upload the wheels `wheelhub build` (and `wheelhub test`) passed to "
         "a label derived from the git branch; files already there are skipped.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--to", required=True,
-                        help="where to publish (see below)")
-    parser.add_argument("-w", "--wheelhouse", type=Path, default=Path("wheelhouse"),
-                        help="the wheelhouse `wheelhub build` wrote (default: ./wheelhouse)")
-    add_label_arguments(parser)
-    parser.add_argument("--token-env", default=None, metavar="VAR",
-                        help="environment variable holding the token (default WHEELHUB_TOKEN, "
-                        "ANACONDA_TOKEN for anaconda.org)")
-    parser.add_argument("--username", default="__token__",
-                        help="user name sent with the token (default __token__)")
-    parser.add_argument("--kind", choices=["auto", "hub", "index", "anaconda", "dir"],
-                        default="auto",
-                        help="target kind (default: from --to, probing for a hub)")
-    parser.add_argument("--allow-untested", action="store_true",
-                        help="also publish untested wheels (never failed ones)")
-    parser.add_argument("-j", "--jobs", type=int, default=4, help="concurrent uploads (default 4)")
-    parser.add_argument("--retries", type=int, default=3,
-                        help="retries of a transient failure per file (default 3)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="read the target and say what would be uploaded")
+        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_options(parser, "publish")
     parser.set_defaults(func=run)
 
 
-def _mask_in_logs(secret: str) -> None:
+def mask_in_logs(secret: str | None) -> None:
+    """Keep a token out of the log file and -v output, whatever prints it."""
+    if not secret:
+        return
     for handler in logging.getLogger(LOGGER_NAME).handlers:
         for log_filter in handler.filters:
             if isinstance(log_filter, PrefixRedactFilter):
@@ -68,19 +58,8 @@ def run(args: argparse.Namespace) -> int:
     import rich
 
     rich.reconfigure(stderr=True)  # twine's library reports "Uploading x" on rich's console
-    cwd, rules = load_rules(args)
-    decision = label_for(os.environ, cwd, rules, explicit=args.label)
-    get_logger("publish").info("label: %s", decision.reason)
-    kind = args.kind if args.kind != "auto" else detect_kind(args.to)
-    token_env = args.token_env or ("ANACONDA_TOKEN" if kind == "anaconda" else "WHEELHUB_TOKEN")
-    token = os.environ.get(token_env) or None
-    if token:
-        _mask_in_logs(token)
-    options = PublishOptions(
-        wheelhouse=(cwd / args.wheelhouse).resolve(), to=args.to, label=decision.label,
-        token=token, token_env=token_env, username=args.username, kind=args.kind,
-        allow_untested=args.allow_untested, jobs=max(1, args.jobs), retries=max(0, args.retries),
-        dry_run=args.dry_run)
+    _decision, options = publish_options(resolved_from_args(args), os.environ)
+    mask_in_logs(options.token)
     result = publish(options)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

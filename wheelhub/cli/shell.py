@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import subprocess
 import sys
 from typing import Any
 
 from wheelhub.build.errors import ShellError
-from wheelhub.cli.options import add_build_options, build_options_from_args
+from wheelhub.cli.options import add_options, build_options_from_args
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--failed", action="store_true",
                         help="reopen the first failed build of the last run: its Python, image "
                         "id and recipe, and show the command that failed")
-    add_build_options(parser)
+    add_options(parser, "shell")
     parser.set_defaults(func=run)
 
 
@@ -36,9 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ShellError.no_tty()
-    docker = shutil.which("docker")
-    if docker is None:
-        raise ShellError.no_docker_cli()
     if args.failed and args.package:
         raise ShellError("--failed and --package exclude each other",
                          hint="--failed already picks the package that failed")
@@ -60,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {shell.command}")
         sys.stdout.flush()
         env = {**os.environ, **shell.env}
-        return subprocess.call(shell.exec_argv(docker), env=env)
+        return subprocess.call(shell.exec_argv, env=env)
 
 
 def _raise_exit(signum: int, _frame: object) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from wheelhub.cli.options import add_build_options, resolved_from_args
+from wheelhub.cli.options import add_options, resolved_from_args
 from wheelhub.options import BuildOptions
 
 
@@ -20,7 +19,7 @@ def register(subparsers: Any) -> None:
         "from the wheelhouse only, import every top-level module of its wheels and run the "
         "recipe's `test` command. Verdicts go into the manifest (publish refuses untested "
         "wheels) and the build report. Exit status 1 if anything failed.")
-    add_build_options(parser)
+    add_options(parser, "test")
     parser.set_defaults(func=run)
 
 
@@ -30,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from wheelhub.verify.run import test_wheelhouse
 
     config = resolved_from_args(args)
-    build = BuildOptions.from_config(config, cwd=Path.cwd(), env=os.environ)
+    build = BuildOptions.from_config(config, cwd=config.directory, env=os.environ)
     result = test_wheelhouse(TestOptions.from_config(config, build))
     details = failure_details(result)
     if details:

@@ -7,7 +7,8 @@ import datetime as dt
 import sys
 from typing import Any
 
-from wheelhub.cli._hub import add_root, root_of
+from wheelhub.cli._hub import root_of
+from wheelhub.cli.options import add_options
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +21,7 @@ def register(subparsers: Any) -> None:
         description="Create a token for OWNER. If the owner does not exist it is created, "
         "public (use `wheelhub owner create NAME --private` first for a private one). "
         "Only the token's hash is stored: copy it now.")
-    add_root(create)
+    add_options(create, "token")
     create.add_argument("--owner", required=True)
     create.add_argument("--scope", choices=("read", "upload", "admin"), default="upload",
                         help="read < upload < admin; each includes the ones before "
@@ -33,12 +34,12 @@ def register(subparsers: Any) -> None:
     create.set_defaults(func=run_create)
 
     listing = commands.add_parser("list", help="list tokens (never their secrets)")
-    add_root(listing)
+    add_options(listing, "token")
     listing.add_argument("--owner", default=None)
     listing.set_defaults(func=run_list)
 
     revoke = commands.add_parser("revoke", help="revoke a token by its id (see `token list`)")
-    add_root(revoke)
+    add_options(revoke, "token")
     revoke.add_argument("token_id", type=int, metavar="ID")
     revoke.set_defaults(func=run_revoke)
 

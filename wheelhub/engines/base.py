@@ -1,4 +1,4 @@
-"""The engine interface shared by the Docker and host engines."""
+"""The engine interface shared by the container and host engines."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ class Paths:
     workspace: str  # scratch space for this session
     wheelhouse: str  # final wheels so far (find-links), read-only in containers
     cache: str  # pip cache, ccache
+    ca_bundle: str | None = None  # the CA bundle to trust (--ca-bundle), if any
+    # System CA bundles the session may append ca_bundle to (a container's own, never
+    # the host's), so yum/apt/curl in the setup hook trust it too.
+    system_ca_bundles: tuple[str, ...] = ()
 
 
 class Session(Protocol):

@@ -1,6 +1,6 @@
 """Builds on the machine itself, for CI jobs that already run inside a manylinux image.
 
-The same steps as the Docker engine, with the interpreters under ``/opt/python/*``
+The same steps as in containers, with the interpreters under ``/opt/python/*``
 (or ``WHEELHUB_HOST_PYTHON_ROOT``) and a temporary workspace per prefix.
 """
 
@@ -112,8 +112,10 @@ class HostEngine:
                               hint="pipx install auditwheel (manylinux images ship it)")
         ensure_dir(self.options.cache_dir)
         workspace = tempfile.mkdtemp(prefix=f"wheelhub-{name}-")
+        ca_bundle = self.options.ca_bundle
         paths = Paths(project=str(self.options.project_dir), workspace=workspace,
-                      wheelhouse=str(self.options.wheelhouse), cache=str(self.options.cache_dir))
+                      wheelhouse=str(self.options.wheelhouse), cache=str(self.options.cache_dir),
+                      ca_bundle=str(ca_bundle) if ca_bundle is not None else None)
         session = HostSession(python, paths, self._cancel)
         self._sessions.add(session)
         try:

@@ -13,7 +13,10 @@ from packaging.utils import NormalizedName, canonicalize_name
 from wheelhub.index.errors import InvalidName
 
 _OWNER = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,126}[A-Za-z0-9_+])?$")
+MAX_LABEL_LENGTH = 128
+_LABEL = re.compile(rf"^[A-Za-z0-9](?:[A-Za-z0-9._+-]{{0,{MAX_LABEL_LENGTH - 2}}}[A-Za-z0-9_+])?$")
+# The label rule in words, for the hub's 400 and publish's usage error.
+LABEL_RULE = "1-128 letters, digits and '._+-', starting with a letter or digit"
 # URL path segments the hub uses itself; an owner cannot take them.
 RESERVED_OWNERS = frozenset({"api", "t", "static", "simple", "health", "files", "label"})
 DEFAULT_LABEL = "main"
@@ -27,11 +30,14 @@ def check_owner(name: str) -> str:
     return name
 
 
+def is_valid_label(name: str) -> bool:
+    return bool(_LABEL.match(name)) and ".." not in name
+
+
 def check_label(name: str) -> str:
-    if not _LABEL.match(name) or ".." in name:
+    if not is_valid_label(name):
         raise InvalidName.for_kind(
-            "label", name, "are 1-128 letters, digits and '._+-', starting with a letter or "
-            "digit (turn a branch 'feature/x' into 'feature-x')")
+            "label", name, f"are {LABEL_RULE} (turn a branch 'feature/x' into 'feature-x')")
     return name
 
 

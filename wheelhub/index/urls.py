@@ -2,61 +2,90 @@
 
 The shape is pypi.anaconda.org's, so a hub and anaconda.org read the same::
 
+    /                                            home page: the public owners
+    /_health                                     liveness ("ok")
     /<owner>/label/<label>/                      label web page (GET), twine upload (POST)
     /<owner>/label/<label>/simple/[<project>/]   PEP 503/691 index
     /<owner>/label/<label>/files/<filename>      a file; + ".metadata" for PEP 658
-    /<owner>/...                                 the same for label "main"
-    /api/v1/<owner>/labels[/<label>/<operation>] label API (JSON)
+    /<owner>/...                                 the same for label "main" (``/<owner>/`` is
+                                                 the owner's web page)
+    /api/v1/<owner>/labels                       the owner's labels (JSON)
+    /api/v1/<owner>/labels/<label>/<operation>   one label: its files, or an operation (JSON)
     /t/<token>/...                               any of the above with a token
 
 Builders take a *base* (``scheme://host[/root_path]``, or ``""`` for a path) and return
 the URL with its trailing slash where the page has one. The server's canonical form for
 label ``main`` is the short ``/<owner>/...``; clients that only hold an owner URL use the
 explicit ``/<owner>/label/<label>/...``, which the hub answers for every label.
+:func:`parse_path` is the reverse: a request path to a :class:`Route`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from wheelhub.index.names import DEFAULT_LABEL
+from wheelhub.index.names import DEFAULT_LABEL, normalize_project
+from wheelhub.index.simple import METADATA_SUFFIX
 
 TOKEN_SEGMENT = "t"  # noqa: S105 (a path segment, not a secret)
 LABEL_SEGMENT = "label"
 SIMPLE_SEGMENT = "simple"
 FILES_SEGMENT = "files"
-API_PREFIX = "/api/v1"
-HEALTH_PATH = "/_health"
-METADATA_SUFFIX = ".metadata"
+API_SEGMENTS = ("api", "v1")
+API_LABELS_SEGMENT = "labels"
+HEALTH_SEGMENT = "_health"
 
 
 # -- building -------------------------------------------------------------------------------
-def label_path(owner: str, label: str) -> str:
-    """``/<owner>`` for label main, ``/<owner>/label/<label>`` otherwise (no trailing slash)."""
-    return f"/{owner}" if label == DEFAULT_LABEL else f"/{owner}/{LABEL_SEGMENT}/{label}"
+def label_path(owner: str, label: str, *, explicit: bool = False) -> str:
+    """``/<owner>`` for label main, ``/<owner>/label/<label>`` otherwise (no trailing slash).
+
+    *explicit* spells main the long way too, as clients holding only an owner URL do.
+    """
+    if label == DEFAULT_LABEL and not explicit:
+        return f"/{owner}"
+    return f"/{owner}/{LABEL_SEGMENT}/{label}"
 
 
-def label_url(base: str, owner: str, label: str) -> str:
+def owner_url(base: str, owner: str) -> str:
+    """The owner's web page (also label main's upload URL)."""
+    return label_url(base, owner, DEFAULT_LABEL)
+
+
+def label_url(base: str, owner: str, label: str, *, explicit: bool = False) -> str:
     """The label's web page and twine upload URL."""
-    return f"{base}{label_path(owner, label)}/"
+    return f"{base}{label_path(owner, label, explicit=explicit)}/"
 
 
-def simple_url(base: str, owner: str, label: str, project: str | None = None) -> str:
+def simple_url(base: str, owner: str, label: str, project: str | None = None, *,
+               explicit: bool = False) -> str:
     """The label's simple index, or one project's page in it."""
-    url = f"{base}{label_path(owner, label)}/{SIMPLE_SEGMENT}/"
+    url = f"{label_url(base, owner, label, explicit=explicit)}{SIMPLE_SEGMENT}/"
     return f"{url}{project}/" if project else url
 
 
-def file_url(base: str, owner: str, label: str, filename: str) -> str:
-    return f"{base}{label_path(owner, label)}/{FILES_SEGMENT}/{filename}"
+def file_url(base: str, owner: str, label: str, filename: str, *,
+             explicit: bool = False) -> str:
+    return f"{label_url(base, owner, label, explicit=explicit)}{FILES_SEGMENT}/{filename}"
 
 
-def api_url(base: str, owner: str, label: str | None = None, operation: str | None = None) -> str:
+def project_file_href(filename: str) -> str:
+    """A file's link on its project page: relative, so the same page works under
+    ``/t/<token>/``, for either spelling of main, and behind any proxy prefix."""
+    return f"../../{FILES_SEGMENT}/{filename}"
+
+
+def api_url(base: str, owner: str, label: str | None = None, operation: str = "files") -> str:
     """``/api/v1/<owner>/labels``, or ``.../labels/<label>/<operation>``."""
-    url = f"{base}{API_PREFIX}/{owner}/labels"
-    if label is None:
-        return url
-    return f"{url}/{label}/{operation}" if operation else f"{url}/{label}"
+    url = f"{base}/{'/'.join(API_SEGMENTS)}/{owner}/{API_LABELS_SEGMENT}"
+    return url if label is None else f"{url}/{label}/{operation}"
+
+
+def health_url(base: str) -> str:
+    return f"{base}/{HEALTH_SEGMENT}"
 
 
 def with_token(base: str, token: str) -> str:
@@ -91,3 +120,123 @@ def owner_label_url(owner_url: str, label: str) -> str:
 def owner_simple_url(owner_url: str, label: str) -> str:
     """The pip index URL of *label* under an owner URL."""
     return f"{owner_label_url(owner_url, label)}{SIMPLE_SEGMENT}/"
+
+
+# -- parsing --------------------------------------------------------------------------------
+class RouteKind(enum.Enum):
+    HOME = "home"
+    HEALTH = "health"
+    LABEL = "label"  # the label's page (GET) and upload URL (POST); the owner page for main
+    SIMPLE = "simple"  # the project list (project "") or one project's page
+    FILE = "file"
+    METADATA = "metadata"  # a file's PEP 658 core metadata
+    API_LABELS = "api labels"
+    API_LABEL = "api label"  # operation "files" (GET) or a label operation (POST)
+    REDIRECT = "redirect"  # a path with no page of its own: go to ``location``
+    NOT_FOUND = "not found"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Route:
+    """What a request path (without its ``/t/<token>`` prefix) names.
+
+    ``location`` is set when the path is a non-canonical spelling (a missing trailing
+    slash, a non-normalized project name): readers are redirected there once; a POST to
+    a label is still an upload.
+    """
+
+    kind: RouteKind
+    owner: str = ""
+    label: str = DEFAULT_LABEL
+    explicit_label: bool = False  # spelled /<owner>/label/<label>/..., even for main
+    project: str = ""  # SIMPLE: normalized; "" for the project list
+    filename: str = ""  # FILE and METADATA (without the ".metadata" suffix)
+    operation: str = ""  # API_LABEL
+    location: str = ""
+
+    @property
+    def path(self) -> str:
+        """The canonical path of this route (the inverse of :func:`parse_path`); for a
+        redirect, where it goes; "" when nothing was found."""
+        explicit = self.explicit_label
+        match self.kind:
+            case RouteKind.HOME:
+                return "/"
+            case RouteKind.HEALTH:
+                return health_url("")
+            case RouteKind.LABEL:
+                return label_url("", self.owner, self.label, explicit=explicit)
+            case RouteKind.SIMPLE:
+                return simple_url("", self.owner, self.label, self.project, explicit=explicit)
+            case RouteKind.FILE | RouteKind.METADATA:
+                suffix = METADATA_SUFFIX if self.kind is RouteKind.METADATA else ""
+                return file_url("", self.owner, self.label, self.filename + suffix,
+                                explicit=explicit)
+            case RouteKind.API_LABELS:
+                return api_url("", self.owner)
+            case RouteKind.API_LABEL:
+                return api_url("", self.owner, self.label, self.operation)
+        return self.location
+
+
+_NOT_FOUND = Route(kind=RouteKind.NOT_FOUND)
+
+
+def parse_path(path: str) -> Route:
+    """The route of a request path (after :func:`split_token`); never raises."""
+    head, *rest = path.split("/")[1:] or [""]
+    if head == "":
+        return Route(kind=RouteKind.HOME)
+    if head == HEALTH_SEGMENT:
+        return Route(kind=RouteKind.HEALTH)
+    if head == API_SEGMENTS[0]:
+        return _parse_api(rest)
+    route = Route(kind=RouteKind.LABEL, owner=head)
+    if rest[:1] == [LABEL_SEGMENT]:
+        if len(rest) < 2 or not rest[1]:
+            return Route(kind=RouteKind.REDIRECT, owner=head, location=owner_url("", head))
+        route = dataclasses.replace(route, label=rest[1], explicit_label=True)
+        rest = rest[2:]
+    if not rest:
+        return dataclasses.replace(route, location=route.path)
+    if rest == [""]:
+        return route
+    if rest[0] == SIMPLE_SEGMENT:
+        return _parse_simple(dataclasses.replace(route, kind=RouteKind.SIMPLE), rest[1:])
+    if rest[0] == FILES_SEGMENT and len(rest) == 2 and rest[1]:
+        name = rest[1]
+        if name.endswith(METADATA_SUFFIX):
+            return dataclasses.replace(route, kind=RouteKind.METADATA,
+                                       filename=name.removesuffix(METADATA_SUFFIX))
+        return dataclasses.replace(route, kind=RouteKind.FILE, filename=name)
+    return _NOT_FOUND
+
+
+def _parse_simple(route: Route, rest: list[str]) -> Route:
+    """``.../simple/`` and ``.../simple/<project>/``; other spellings redirect to the short form."""
+    canonical = dataclasses.replace(route, explicit_label=False)
+    if not rest:
+        return dataclasses.replace(route, location=canonical.path)
+    if rest == [""]:
+        return route
+    project, *tail = rest
+    if not project or tail not in ([], [""]):
+        return _NOT_FOUND
+    normalized = normalize_project(project)
+    found = dataclasses.replace(route, project=normalized)
+    if tail and project == normalized:
+        return found
+    return dataclasses.replace(found, location=dataclasses.replace(canonical,
+                                                                   project=normalized).path)
+
+
+def _parse_api(rest: list[str]) -> Route:
+    """``v1/<owner>/labels[/]`` and ``v1/<owner>/labels/<label>/<operation>``."""
+    if len(rest) < 3 or tuple(rest[:1]) != API_SEGMENTS[1:] or rest[2] != API_LABELS_SEGMENT:
+        return _NOT_FOUND
+    owner, tail = rest[1], rest[3:]
+    if tail in ([], [""]):
+        return Route(kind=RouteKind.API_LABELS, owner=owner)
+    if len(tail) != 2:
+        return _NOT_FOUND
+    return Route(kind=RouteKind.API_LABEL, owner=owner, label=tail[0], operation=tail[1])

@@ -9,16 +9,16 @@ HTML (``#sha256=`` fragments) otherwise.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable, Sequence
-from html.parser import HTMLParser
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from wheelhub.index import urls
+from wheelhub.index.simple import ACCEPT, JSON_TYPE, parse_project
 from wheelhub.publish.errors import TargetAuthError, TargetError
 from wheelhub.publish.model import Candidate
 from wheelhub.publish.target import Listing, UploadFailedError
@@ -27,8 +27,6 @@ from wheelhub.util.redact import redact
 
 log = get_logger("publish")
 
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -42,34 +40,6 @@ def _session(auth: tuple[str, str] | None, retries: int = 3) -> requests.Session
     session.auth = auth
     session.headers["User-Agent"] = "wheelhub-publish"
     return session
-
-
-class _Links(HTMLParser):
-    """Anchors of a PEP 503 page: (filename, sha256)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href") if tag == "a" else None
-        if not href:
-            return
-        path, _, fragment = href.partition("#")
-        name = unquote(urlsplit(path).path.rsplit("/", 1)[-1])
-        algo, _, digest = fragment.partition("=")
-        self.files[name] = digest.lower() if algo == "sha256" else ""
-
-
-def parse_listing(body: bytes, content_type: str) -> dict[str, str]:
-    """filename -> sha256 from a simple-API project page (JSON or HTML)."""
-    if "json" in content_type:
-        data = json.loads(body)
-        return {f["filename"]: str(f.get("hashes", {}).get("sha256", "")).lower()
-                for f in data.get("files", ())}
-    parser = _Links()
-    parser.feed(body.decode("utf-8", errors="replace"))
-    return parser.files
 
 
 class IndexTarget:
@@ -96,7 +66,7 @@ class IndexTarget:
             found.update(self._project_files(project))
         return found
 
-    def _project_files(self, project: str) -> dict[str, str]:
+    def _project_files(self, project: str) -> Listing:
         url = urljoin(self.index_url, f"{project}/")
         shown = redact(url, [self._token or ""])
         try:
@@ -111,10 +81,11 @@ class IndexTarget:
         if response.status_code != 200:
             raise TargetError.unexpected(shown, response.status_code, response.reason or "")
         try:
-            return parse_listing(response.content, response.headers.get("Content-Type", ""))
+            files = parse_project(response.content, response.headers.get("Content-Type", ""))
         except (ValueError, KeyError, TypeError) as error:
             raise TargetError.unexpected(shown, 200, f"not a simple index page: {error}") \
                 from None
+        return {file.filename: file.sha256 for file in files}
 
     # -- uploading -------------------------------------------------------------------------
     def upload(self, candidate: Candidate) -> None:
@@ -185,24 +156,26 @@ def short_error(error: BaseException) -> str:
 
 
 def probe_hub(to: str, label: str, token: str | None, timeout: float = 10.0) -> bool:
-    """Does *to* (``http://hub:8080/acme``) look like a wheelhub hub?"""
-    base = to.rstrip("/")
-    parts = urlsplit(base)
-    parent = parts.path.rstrip("/").rsplit("/", 1)[0] if parts.path.strip("/") else ""
-    health = f"{parts.scheme}://{parts.netloc}{parent}/_health"
+    """Does *to* (``http://hub:8080/acme``) look like a wheelhub hub?
+
+    Yes when the label's simple index answers in PEP 691 JSON, or else the hub's health
+    check (beside the owner) says "ok"; no when the host does not answer at all.
+    """
     session = _session(("__token__", token) if token else None, retries=0)
     try:
-        for url in (f"{base}/label/{label}/simple/", health):
-            try:
-                response = session.get(url, headers={"Accept": ACCEPT}, timeout=timeout)
-            except requests.RequestException:
-                return False
-            if url.endswith("/_health"):
-                if response.status_code == 200 and response.text.strip() == "ok":
-                    return True
-            elif response.status_code == 200 and JSON_TYPE in response.headers.get(
-                    "Content-Type", ""):
-                return True
-        return False
+        index = _get(session, urls.owner_simple_url(to, label), timeout)
+        if index is None:
+            return False
+        if index.status_code == 200 and JSON_TYPE in index.headers.get("Content-Type", ""):
+            return True
+        health = _get(session, urls.health_url(urls.split_owner_url(to)[0]), timeout)
+        return health is not None and health.status_code == 200 and health.text.strip() == "ok"
     finally:
         session.close()
+
+
+def _get(session: requests.Session, url: str, timeout: float) -> requests.Response | None:
+    try:
+        return session.get(url, headers={"Accept": ACCEPT}, timeout=timeout)
+    except requests.RequestException:
+        return None

@@ -10,11 +10,13 @@ the branch or tag into a label:
 * anything else is sanitized: lower case, every run of characters outside
   ``[a-z0-9._]`` becomes ``-`` (``feature/x`` -> ``feature-x``), ``..`` collapses,
   leading/trailing punctuation is dropped, a leading digit gets ``leading_digit_prefix``
-  (anaconda.org labels must start with a letter), and names longer than 128 characters
-  are cut and suffixed with a hash of the branch so they stay unique and stable.
+  (so a derived label suits anaconda.org too, whose labels start with a letter), and names
+  longer than 128 characters are cut and suffixed with a hash of the branch so they stay
+  unique and stable.
 
-The rules come from the ``labels:`` section of ``wheelhub.yaml``
-(see :meth:`LabelRules.from_mapping`).
+Every label, derived or given, must pass the one label rule of
+:mod:`wheelhub.index.names` (the hub's). The rules come from the ``labels:`` section of
+``wheelhub.yaml`` (see :meth:`LabelRules.from_mapping`).
 """
 
 from __future__ import annotations
@@ -23,18 +25,16 @@ import fnmatch
 import hashlib
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from wheelhub.errors import ConfigError
+from wheelhub.index.names import LABEL_RULE, MAX_LABEL_LENGTH, is_valid_label
+from wheelhub.options import CONFIG_FILE, ResolvedConfig
 from wheelhub.publish.errors import LabelError
 
-MAX_LABEL_LENGTH = 128
-# Valid on the hub (wheelhub.index.names), on anaconda.org (labels start with a letter)
-# and as a path segment of a static index.
-_VALID = re.compile(r"^[a-z](?:[a-z0-9._-]{0,126}[a-z0-9_])?$", re.IGNORECASE)
 _UNSAFE_RUN = re.compile(r"[^a-z0-9._]+")
 
 Source = Literal["explicit", "github", "travis", "gitlab", "git"]
@@ -88,7 +88,7 @@ class LabelRules:
                             *((f"map.{k}", v) for k, v in rules.map.items())):
             if not is_valid_label(label):
                 raise ConfigError(f"{source}.{name}: '{label}' is not a valid label",
-                                  hint=_LABEL_RULE)
+                                  hint=f"labels are {LABEL_RULE}")
         if not re.fullmatch(r"[a-z][a-z0-9._-]*", rules.leading_digit_prefix, re.IGNORECASE):
             raise ConfigError(f"{source}.leading_digit_prefix: '{rules.leading_digit_prefix}' "
                               "must start with a letter", hint="for example  b  or  branch-")
@@ -127,19 +127,11 @@ class LabelDecision:
     reason: str  # one sentence for people: where the ref came from and which rule applied
 
 
-_LABEL_RULE = ("labels are 1-128 letters, digits and '._-', start with a letter and end with "
-               "a letter, digit or '_'")
-
-
-def is_valid_label(label: str) -> bool:
-    return bool(_VALID.match(label)) and ".." not in label
-
-
 def check_label(label: str) -> str:
     """Validate a label given explicitly (``--label X``); it is not rewritten."""
     if not is_valid_label(label):
         suggestion = sanitize(label, LabelRules()) if label.strip("-./_ ") else ""
-        hint = _LABEL_RULE + (f"; for example '{suggestion}'" if suggestion else "")
+        hint = f"labels are {LABEL_RULE}" + (f"; for example '{suggestion}'" if suggestion else "")
         raise LabelError.invalid(label, hint)
     return label
 
@@ -245,16 +237,13 @@ def label_for(env: Mapping[str, str], cwd: Path, rules: LabelRules | None = None
     return decide(find_ref(env, cwd), rules or LabelRules())
 
 
-def rules_from_sections(sections: Mapping[str, Any], source: str = "wheelhub.yaml") -> LabelRules:
-    return LabelRules.from_mapping(sections.get("labels"), source=f"{source}: labels")
+def rules_from_config(config: ResolvedConfig) -> LabelRules:
+    """The ``labels:`` section of the resolved configuration."""
+    source = str(config.config_path or CONFIG_FILE)
+    return LabelRules.from_mapping(config.file_sections.get("labels"), source=f"{source}: labels")
 
 
-def describe_rules(rules: LabelRules) -> Sequence[str]:
-    """Lines for ``--help``-style output."""
-    return (
-        f"main branches {', '.join(rules.main_branches)} -> '{rules.main_label}'",
-        f"tags matching {', '.join(rules.release_tags)} -> '{rules.release_label}'",
-        *(f"branch '{k}' -> '{v}'" for k, v in sorted(rules.map.items())),
-        "anything else: lower case, runs of other characters -> '-', "
-        f"leading digit prefixed with '{rules.leading_digit_prefix}'",
-    )
+def label_from_config(config: ResolvedConfig, env: Mapping[str, str]) -> LabelDecision:
+    """The label of ``publish.label`` (``auto``: from the branch of the config's directory)."""
+    return label_for(env, config.directory, rules_from_config(config),
+                     explicit=config.get("publish.label"))

@@ -7,27 +7,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Kind = Literal["auto", "hub", "index", "anaconda", "dir"]
+from wheelhub.options import default
+
 Status = Literal["uploaded", "skipped", "conflict", "failed", "would-upload"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PublishOptions:
-    """Everything one publish needs. ``label`` is already resolved (see wheelhub.publish.labels)."""
+    """Everything one publish needs. ``label`` is already resolved (see wheelhub.publish.labels);
+    the defaults are the options table's (``publish.*`` in wheelhub.options)."""
 
     wheelhouse: Path
     to: str
     label: str
     token: str | None = field(default=None, repr=False)
-    token_env: str = "WHEELHUB_TOKEN"  # noqa: S105 - a variable name, named in errors
-    username: str = "__token__"
-    kind: Kind = "auto"
-    allow_untested: bool = False
-    jobs: int = 4
-    retries: int = 3
+    token_env: str = default("publish.token_env")  # a variable name; "": the kind's
+    username: str = default("publish.username")
+    kind: str = default("publish.kind")  # "auto" or a name of wheelhub.publish.kinds
+    allow_untested: bool = default("publish.allow_untested")
+    jobs: int = default("publish.jobs")
+    retries: int = default("publish.retries")
     backoff: float = 0.5  # seconds before the first retry; doubles each time
     timeout: float = 60.0
-    dry_run: bool = False
+    dry_run: bool = default("publish.dry_run")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,6 +62,7 @@ class PublishResult:
     files: tuple[FileResult, ...]
     held_back: tuple[str, ...] = ()  # wheels the manifest does not allow publishing
     notes: tuple[str, ...] = ()
+    index_url: str = ""  # where pip reads the label
 
     def count(self, *statuses: Status) -> int:
         return sum(1 for f in self.files if f.status in statuses)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from packaging.utils import canonicalize_name
 from wheelhub.manifest import MANIFEST_NAME, Manifest
 from wheelhub.publish.errors import PublishInputError
 from wheelhub.publish.model import Candidate
+from wheelhub.util.fileio import sha256_file
 
 # What `wheelhub build` writes next to the wheels; everything else must be a wheel.
 BUILD_OUTPUTS = frozenset({MANIFEST_NAME, "report.json", "report.html"})
@@ -20,14 +20,6 @@ BUILD_OUTPUTS = frozenset({MANIFEST_NAME, "report.json", "report.html"})
 class Selection:
     candidates: tuple[Candidate, ...]
     held_back: tuple[str, ...]  # "name.whl (untested)" ...
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def select(wheelhouse: Path, *, allow_untested: bool) -> Selection:
@@ -55,7 +47,7 @@ def select(wheelhouse: Path, *, allow_untested: bool) -> Selection:
     candidates = []
     for record in good:
         path = wheelhouse / record.filename
-        if not path.is_file() or sha256_of(path) != record.sha256:
+        if not path.is_file() or sha256_file(path) != record.sha256:
             raise PublishInputError.changed(record.filename)
         candidates.append(Candidate(path=path, filename=record.filename, sha256=record.sha256,
                                     size=path.stat().st_size,

@@ -4,9 +4,9 @@ Library entry points (the CLI and other modules' tests call these):
 
 * :func:`open_storage` - the embedded storage under a root directory;
 * :func:`create_owner`, :func:`create_token` - what ``wheelhub owner/token create`` do;
-* :func:`serve` (in :mod:`wheelhub.server.serve`) - run the server;
-* :mod:`tests.support.hub` - ``running_hub(root)`` starts ``wheelhub serve`` in a
-  subprocess on a free loopback port, plus tiny-wheel builders for tests.
+* :func:`serve` (in :mod:`wheelhub.server.serve`) - run the server.
+
+Tests start a real one with ``tests.support.hub.running_hub(root)``.
 
 Importing this package does not import the web server.
 """

@@ -1,16 +1,8 @@
 """The hub's ASGI application: routes requests to :class:`Hub` and renders responses.
 
-URL layout (every URL also works under a ``/t/<token>/`` prefix)::
-
-    /<owner>/label/<label>/                  web page (GET), twine upload (POST)
-    /<owner>/label/<label>/simple/           PEP 503/691 index
-    /<owner>/label/<label>/simple/<project>/ project page (non-normalized names: 301)
-    /<owner>/label/<label>/files/<filename>  the file; + ".metadata" for PEP 658 metadata
-    /<owner>/...                             the same for label "main"
-    /api/v1/<owner>/labels                   labels (GET, JSON)
-    /api/v1/<owner>/labels/<label>/files     every file of a label with its sha256 (GET, JSON)
-    /api/v1/<owner>/labels/<label>/(copy|move|remove|yank|unyank|delete)
-                                             label operations (POST, JSON body, admin token)
+The URL scheme, and the parsing of a path into a route, is :mod:`wheelhub.index.urls`;
+this module only maps each kind of route to a view. Every URL also works under a
+``/t/<token>/`` prefix.
 """
 
 from __future__ import annotations
@@ -22,10 +14,10 @@ import traceback
 from collections.abc import Callable
 from typing import TypeVar
 
-from packaging.utils import canonicalize_name
-
 from wheelhub.errors import WheelhubError
-from wheelhub.index.names import DEFAULT_LABEL
+from wheelhub.index import urls
+from wheelhub.index.simple import METADATA_SUFFIX
+from wheelhub.index.urls import Route, RouteKind
 from wheelhub.server import tokens, web
 from wheelhub.server.asgi import (
     CONTENT_TYPES,
@@ -42,8 +34,8 @@ from wheelhub.server.asgi import (
 from wheelhub.server.errors import HubError, HubNotFound, UploadRejected
 from wheelhub.server.hub import Hub
 from wheelhub.server.multipart import parse_form
+from wheelhub.server.storage import Label, Owner, Selection, TokenRecord
 from wheelhub.server.storage import Scope as TokenScope
-from wheelhub.server.storage import Selection, TokenRecord
 from wheelhub.util.log import get_logger
 from wheelhub.util.redact import redact
 
@@ -96,22 +88,18 @@ class HubApp:
 
     @staticmethod
     def _request(scope: Scope, receive: Receive) -> Request:
-        path: str = scope["path"]
-        prefix: str = scope.get("root_path", "")
+        root: str = scope.get("root_path", "")
         headers = dict(scope["headers"])
-        token = None
-        if path.startswith("/t/"):
-            token, _, rest = path[3:].partition("/")
-            prefix = f"{prefix}/t/{token}"
-            path = "/" + rest
-        else:
-            auth = headers.get(b"authorization")
-            if auth:
-                token = tokens.from_basic_auth(auth)
+        token, path = urls.split_token(scope["path"])
+        prefix = root
+        if token is not None:
+            prefix = urls.with_token(root, token)
+        elif auth := headers.get(b"authorization"):
+            token = tokens.from_basic_auth(auth)
         return Request(method=scope["method"], path=path,
                        query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
-                       token=token or None, prefix=prefix, scheme=scope.get("scheme", "http"),
-                       receive=receive)
+                       token=token or None, root=root, prefix=prefix,
+                       scheme=scope.get("scheme", "http"), receive=receive)
 
     @staticmethod
     def _error(error: HubError) -> Response:
@@ -126,54 +114,46 @@ class HubApp:
 
     async def _dispatch(self, request: Request) -> Response:
         token = self.hub.authenticate(request.token)
-        parts = request.path.split("/")[1:]
-        head = parts[0]
-        if head == "":
-            return self._home(request, token)
-        if head == "_health":
-            return text(200, "ok")
-        if head == "api":
-            return await self._api(request, token, parts[1:])
-        owner, rest = head, parts[1:]
-        label = DEFAULT_LABEL
-        explicit_label = bool(rest) and rest[0] == "label"
-        if explicit_label:
-            if len(rest) < 2 or not rest[1]:
-                return redirect(f"{request.prefix}/{owner}/")
-            label, rest = rest[1], rest[2:]
-        if not rest or rest == [""]:
-            if request.method == "POST":
-                return await self._upload(request, token, owner, label)
-            if not rest:
-                return redirect(f"{request.prefix}{request.path}/")
-            if explicit_label:
-                return self._label_page(request, token, owner, label)
-            return self._owner_page(request, token, owner)
+        route = urls.parse_path(request.path)
+        match route.kind:
+            case RouteKind.HOME:
+                return self._home(request, token)
+            case RouteKind.HEALTH:
+                return text(200, "ok")
+            case RouteKind.API_LABELS:
+                return self._api_labels(route.owner, token)
+            case RouteKind.API_LABEL:
+                return await self._api_label(request, token, route)
+            case RouteKind.REDIRECT:
+                return redirect(request.prefix + route.location)
+            case RouteKind.NOT_FOUND:
+                raise HubNotFound.thing(f"'{request.path}'")
+            case RouteKind.LABEL:
+                return await self._label(request, token, route)
         if request.method not in {"GET", "HEAD"}:
             return text(405, "method not allowed", (b"allow", b"GET, HEAD"))
-        if rest[0] == "simple":
-            return self._simple(request, token, owner, label, rest[1:])
-        if rest[0] == "files" and len(rest) == 2:
-            return self._file(request, token, owner, label, rest[1])
-        raise HubNotFound.thing(f"'{request.path}'")
+        if route.location:
+            return redirect(request.prefix + route.location)
+        if route.kind is RouteKind.SIMPLE:
+            return self._simple(request, token, route.owner, route.label, route.project)
+        if route.kind is RouteKind.METADATA:
+            return self._metadata(token, route.owner, route.label, route.filename)
+        return self._file(request, token, route.owner, route.label, route.filename)
 
-    def _base(self, request: Request, owner: str, label: str) -> str:
-        middle = f"/{owner}" if label == DEFAULT_LABEL else f"/{owner}/label/{label}"
-        return request.prefix + middle
+    async def _label(self, request: Request, token: TokenRecord | None, route: Route) -> Response:
+        """The label's upload URL (POST) and web page; ``/<owner>/`` is the owner's page."""
+        if request.method == "POST":
+            return await self._upload(request, token, route.owner, route.label)
+        if route.location:
+            return redirect(request.prefix + route.location)
+        if route.explicit_label:
+            return self._label_page(request, token, route.owner, route.label)
+        return self._owner_page(request, token, route.owner)
 
     # -- the simple API ----------------------------------------------------------------
 
     def _simple(self, request: Request, token: TokenRecord | None, owner: str, label: str,
-                rest: list[str]) -> Response:
-        base = self._base(request, owner, label)
-        if not rest:
-            return redirect(f"{base}/simple/")
-        project = rest[0]
-        if project and (len(rest) == 1 or rest[1:] != [""]
-                        or canonicalize_name(project) != project):
-            if len(rest) > 2 or (len(rest) == 2 and rest[1] != ""):
-                raise HubNotFound.thing(f"'{request.path}'")
-            return redirect(f"{base}/simple/{canonicalize_name(project)}/")
+                project: str) -> Response:
         kind = negotiate(request.header(b"accept"))
         if "format=" in request.query:
             kind = "json" if "json" in request.query else "html"
@@ -193,15 +173,18 @@ class HubApp:
         return Response(status=200, body=lookup.page.body, content_type=CONTENT_TYPES[kind],
                         headers=headers)
 
+    def _metadata(self, token: TokenRecord | None, owner: str, label: str,
+                  filename: str) -> Response:
+        self.hub.check_read(owner, label, token)
+        metadata = self.storage.core_metadata(owner, label, filename)
+        if metadata is None:
+            raise HubNotFound.thing(f"'{filename}{METADATA_SUFFIX}' in '{owner}/{label}'")
+        return Response(status=200, body=metadata, content_type="text/plain; charset=utf-8",
+                        headers=[_IMMUTABLE])
+
     def _file(self, request: Request, token: TokenRecord | None, owner: str, label: str,
               filename: str) -> Response:
         self.hub.check_read(owner, label, token)
-        if filename.endswith(".metadata"):
-            metadata = self.storage.core_metadata(owner, label, filename.removesuffix(".metadata"))
-            if metadata is None:
-                raise HubNotFound.thing(f"'{filename}' in '{owner}/{label}'")
-            return Response(status=200, body=metadata, content_type="text/plain; charset=utf-8",
-                            headers=[_IMMUTABLE])
         record = self.storage.find_file(owner, label, filename)
         if record is None:
             raise HubNotFound.thing(f"'{filename}' in '{owner}/{label}'")
@@ -236,7 +219,8 @@ class HubApp:
         return Response(status=200, body=web.home_page(owners, request.prefix),
                         content_type="text/html; charset=utf-8")
 
-    def _owner_page(self, request: Request, token: TokenRecord | None, owner: str) -> Response:
+    def _visible_labels(self, owner: str, token: TokenRecord | None) -> tuple[Owner, list[Label]]:
+        """The owner and the labels *token* may see (404 for a private owner without one)."""
         found = self.storage.get_owner(owner)
         if found is None or (found.private and (token is None or token.owner != owner)):
             raise HubNotFound.owner(owner)
@@ -244,6 +228,10 @@ class HubApp:
                   if not lab.private or (token is not None
                                          and tokens.grants(token, owner=owner, label=lab.name,
                                                            needed=TokenScope.READ))]
+        return found, labels
+
+    def _owner_page(self, request: Request, token: TokenRecord | None, owner: str) -> Response:
+        found, labels = self._visible_labels(owner, token)
         body = web.owner_page(found, labels, request.base_url + request.prefix)
         return Response(status=200, body=body, content_type="text/html; charset=utf-8")
 
@@ -251,29 +239,22 @@ class HubApp:
                     label: str) -> Response:
         visibility = self.hub.check_read(owner, label, token)
         files = self.storage.list_files(owner, label)
-        body = web.label_page(owner, label, files, base_url=request.base_url,
+        body = web.label_page(owner, label, files, root_url=request.base_url + request.root,
                               prefix=request.prefix, private=visibility.private)
         return Response(status=200, body=body, content_type="text/html; charset=utf-8")
 
     # -- label API ---------------------------------------------------------------------
 
-    async def _api(self, request: Request, token: TokenRecord | None,
-                   parts: list[str]) -> Response:
-        if len(parts) < 3 or parts[0] != "v1" or parts[2] != "labels":
-            raise HubNotFound.thing(f"'{request.path}'")
-        owner = parts[1]
-        if len(parts) == 3 or parts[3:] == [""]:
-            found = self.storage.get_owner(owner)
-            if found is None or (found.private and (token is None or token.owner != owner)):
-                raise HubNotFound.owner(owner)
-            labels = [{"name": lab.name, "private": lab.private, "files": lab.files,
-                       "projects": lab.projects} for lab in self.storage.list_labels(owner)
-                      if not lab.private or (token is not None and tokens.grants(
-                          token, owner=owner, label=lab.name, needed=TokenScope.READ))]
-            return _json(200, {"owner": owner, "labels": labels})
-        if len(parts) != 5:
-            raise HubNotFound.thing(f"'{request.path}'")
-        label, operation = parts[3], parts[4]
+    def _api_labels(self, owner: str, token: TokenRecord | None) -> Response:
+        _found, labels = self._visible_labels(owner, token)
+        return _json(200, {"owner": owner, "labels": [
+            {"name": lab.name, "private": lab.private, "files": lab.files,
+             "projects": lab.projects} for lab in labels]})
+
+    async def _api_label(self, request: Request, token: TokenRecord | None,
+                         route: Route) -> Response:
+        """A label's files (GET) or an operation on it (POST, admin token)."""
+        owner, label, operation = route.owner, route.label, route.operation
         if operation == "files" and request.method in {"GET", "HEAD"}:
             self.hub.check_read(owner, label, token)
             files = [{"filename": r.filename, "project": r.project, "version": r.version,

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wheelhub.index.simple import HTML_TYPE, JSON_TYPE
+from wheelhub.index.simple import HTML_TYPE, JSON_TYPE, LATEST_HTML_TYPE, LATEST_JSON_TYPE
 from wheelhub.server.errors import HubError, UploadTooLarge
 
 Scope = MutableMapping[str, Any]
@@ -17,10 +17,10 @@ Send = Callable[[Message], Awaitable[None]]
 
 DRAIN_LIMIT = 1024 * 1024 * 1024  # bytes of an oversized upload read before giving up
 _ACCEPTED = {
-    "application/vnd.pypi.simple.v1+json": "json",
-    "application/vnd.pypi.simple.latest+json": "json",
-    "application/vnd.pypi.simple.v1+html": "html",
-    "application/vnd.pypi.simple.latest+html": "html",
+    JSON_TYPE: "json",
+    LATEST_JSON_TYPE: "json",
+    HTML_TYPE: "html",
+    LATEST_HTML_TYPE: "html",
     "text/html": "text/html",
     "*/*": "text/html",
     "application/*": "json",
@@ -60,7 +60,8 @@ class Request:
     query: str
     headers: dict[bytes, bytes]
     token: str | None
-    prefix: str  # root_path + /t/<token>, for building absolute links and redirects
+    root: str  # the ASGI root_path (a proxy prefix), for URLs shown without the token
+    prefix: str  # root + /t/<token>, for building absolute links and redirects
     scheme: str
     receive: Receive
 

@@ -5,17 +5,20 @@ HTTP views (:mod:`wheelhub.server.app`) and the CLI call this; it never sees HTT
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from wheelhub.index.dists import parse_dist_filename, read_core_metadata
+from wheelhub.index.errors import InvalidDistribution
 from wheelhub.index.names import check_label
 from wheelhub.server import tokens
-from wheelhub.server.archive import parse_dist_filename, read_core_metadata
 from wheelhub.server.errors import HubAuthError, HubForbidden, HubNotFound, UploadRejected
 from wheelhub.server.multipart import Form
 from wheelhub.server.storage import (
@@ -127,7 +130,8 @@ class Hub:
         if upload is None:
             raise UploadRejected("the upload has no 'content' file part",
                                  hint="upload with twine")
-        dist = parse_dist_filename(upload.filename)
+        with _rejected_upload():
+            dist = parse_dist_filename(upload.filename)
         data = upload.data
         problems = [f"missing form field '{key}'" for key in ("name", "version")
                     if not form.fields.get(key)]
@@ -152,7 +156,8 @@ class Hub:
             problems.append("the file is empty")
         if problems:
             raise UploadRejected.because(dist.filename, "; ".join(problems))
-        meta = read_core_metadata(data, dist, max_unpacked=self.settings.max_unpacked_bytes)
+        with _rejected_upload():
+            meta = read_core_metadata(data, dist, max_unpacked=self.settings.max_unpacked_bytes)
         record = FileRecord(
             filename=dist.filename, project=dist.project, display_name=meta.name,
             version=str(dist.version), kind=dist.kind, python_tags=dist.python_tags,
@@ -160,3 +165,12 @@ class Hub:
             blake2_256=blake2, requires_python=meta.requires_python, summary=meta.summary,
             metadata_sha256=hashlib.sha256(meta.raw).hexdigest(), uploaded=time.time())
         return NewFile(record=record, metadata=meta.raw, data=data)
+
+
+@contextlib.contextmanager
+def _rejected_upload() -> Iterator[None]:
+    """An invalid distribution is a rejected upload: HTTP 400, nothing stored."""
+    try:
+        yield
+    except InvalidDistribution as error:
+        raise UploadRejected.because(error.filename, error.reason) from error

@@ -15,7 +15,6 @@ leaves at worst an unreferenced blob (collected later), never a row without its 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sqlite3
 import tempfile
@@ -294,7 +293,7 @@ class SqliteStorage:
                                (label_id, project)).fetchone() is not None
             if rows:
                 self._store_page(conn, label_id, project,
-                                 render_project(project, [_record(r) for r in rows]))
+                                 render_project(project, [_record(r).index_file() for r in rows]))
             else:
                 conn.execute("DELETE FROM pages WHERE label_id=? AND project=?",
                              (label_id, project))
@@ -558,11 +557,3 @@ class SqliteStorage:
 
 def _mkstemp(directory: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

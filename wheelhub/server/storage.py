@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from wheelhub.index.simple import IndexFile
+from wheelhub.index.urls import project_file_href
+
 
 class Scope(enum.IntEnum):
     """Token scopes; each one includes the ones below it."""
@@ -79,6 +82,14 @@ class FileRecord:
     metadata_sha256: str
     uploaded: float
     yanked: str | None = None  # None: not yanked; "" yanked without a reason
+
+    def index_file(self) -> IndexFile:
+        """This file as the label's simple-API project page lists it."""
+        return IndexFile(filename=self.filename, url=project_file_href(self.filename),
+                         sha256=self.sha256, version=self.version, size=self.size,
+                         requires_python=self.requires_python,
+                         metadata_sha256=self.metadata_sha256, uploaded=self.uploaded,
+                         yanked=self.yanked)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -6,10 +6,8 @@ import html
 import itertools
 from collections.abc import Sequence
 
-from packaging.version import InvalidVersion, Version
-
-from wheelhub.index.names import DEFAULT_LABEL
-from wheelhub.index.simple import upload_time
+from wheelhub.index import urls
+from wheelhub.index.simple import upload_time, version_key
 from wheelhub.server.storage import FileRecord, Label, Owner
 
 _STYLE = """
@@ -49,19 +47,15 @@ def size_text(size: int) -> str:
 
 
 def home_page(owners: Sequence[Owner], prefix: str) -> bytes:
-    items = "".join(f'<li><a href="{html.escape(prefix)}/{html.escape(o.name)}/">'
+    items = "".join(f'<li><a href="{html.escape(urls.owner_url(prefix, o.name))}">'
                     f"{html.escape(o.name)}</a></li>" for o in owners)
     return _page("wheelhub", f"<h1>wheelhub</h1><ul id='owners'>{items}</ul>")
-
-
-def _label_path(owner: str, label: str) -> str:
-    return f"/{owner}/" if label == DEFAULT_LABEL else f"/{owner}/label/{label}/"
 
 
 def owner_page(owner: Owner, labels: Sequence[Label], base: str) -> bytes:
     rows = "".join(
         f'<tr class="label" data-label="{html.escape(lab.name)}">'
-        f'<td><a href="{html.escape(base + _label_path(owner.name, lab.name))}">'
+        f'<td><a href="{html.escape(urls.label_url(base, owner.name, lab.name))}">'
         f"{html.escape(lab.name)}</a>{' <span class=private>private</span>' if lab.private else ''}"
         f"</td><td>{lab.projects}</td><td>{lab.files}</td></tr>" for lab in labels)
     body = (f"<h1>{html.escape(owner.name)}</h1>"
@@ -70,25 +64,20 @@ def owner_page(owner: Owner, labels: Sequence[Label], base: str) -> bytes:
     return _page(f"{owner.name} - wheelhub", body)
 
 
-def _version_key(text: str) -> tuple[int, Version | str]:
-    try:
-        return (1, Version(text))
-    except InvalidVersion:
-        return (0, text)
-
-
 def _install_box(ident: str, line: str) -> str:
     return (f'<div class="install"><code id="{ident}">{html.escape(line)}</code>'
             f'<button class="copy" data-target="{ident}">Copy</button></div>')
 
 
-def label_page(owner: str, label: str, files: Sequence[FileRecord], *, base_url: str,
+def label_page(owner: str, label: str, files: Sequence[FileRecord], *, root_url: str,
                prefix: str, private: bool) -> bytes:
-    """Projects, their versions, and files grouped by Python tag and platform."""
-    shown_prefix = "/t/$WHEELHUB_TOKEN" if private else ""
-    root = prefix.split("/t/", maxsplit=1)[0]  # never print a token into the page
-    index = f"{base_url}{root}{shown_prefix}{_label_path(owner, label)}simple/"
-    link_base = f"{prefix}{_label_path(owner, label)}"
+    """Projects, their versions, and files grouped by Python tag and platform.
+
+    Links go through *prefix* (the request's, token included); the pip line shown is
+    built on *root_url* and names the token as a variable, never its value.
+    """
+    shown = urls.with_token(root_url, "$WHEELHUB_TOKEN") if private else root_url
+    index = urls.simple_url(shown, owner, label)
     sections = []
     by_project = itertools.groupby(sorted(files, key=lambda r: r.project), key=lambda r: r.project)
     for project, project_files in by_project:
@@ -100,7 +89,7 @@ def label_page(owner: str, label: str, files: Sequence[FileRecord], *, base_url:
                  f"<p class='muted'>{html.escape(summary or '')}</p>",
                  _install_box(f"pip-{html.escape(project)}",
                               f"pip install --extra-index-url {index} {project}")]
-        versions = sorted({r.version for r in records}, key=_version_key, reverse=True)
+        versions = sorted({r.version for r in records}, key=version_key, reverse=True)
         for version in versions:
             rows = sorted((r for r in records if r.version == version),
                           key=lambda r: (r.python_tags, r.platform_tags, r.filename))
@@ -109,7 +98,7 @@ def label_page(owner: str, label: str, files: Sequence[FileRecord], *, base_url:
                 f'data-platform="{html.escape(".".join(r.platform_tags))}">'
                 f'<td class="tag">{html.escape(", ".join(r.python_tags))}</td>'
                 f'<td class="tag">{html.escape(", ".join(r.platform_tags))}</td>'
-                f'<td><a href="{html.escape(link_base)}files/{html.escape(r.filename)}">'
+                f'<td><a href="{html.escape(urls.file_url(prefix, owner, label, r.filename))}">'
                 f"{html.escape(r.filename)}</a>"
                 f"{' <span class=private>yanked</span>' if r.yanked is not None else ''}</td>"
                 f'<td class="size">{size_text(r.size)}</td>'

@@ -13,25 +13,22 @@ Named ``verify`` so pytest does not take the module for a test file.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import contextvars
 import json
 import re
-import threading
 import time
-import uuid
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from wheelhub.build.steps import TAIL_LINES, LogCapture
-from wheelhub.engines.base import Session, shell_join
-from wheelhub.engines.docker import LiveContainers, local_or_pulled_image
+from wheelhub.engines.base import Paths, Session, shell_join
 from wheelhub.engines.errors import PythonSelectionError
+from wheelhub.engines.oci import Containers
 from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing, select_pythons
-from wheelhub.manifest import Entry, Manifest, TestRecord, TestStatus
+from wheelhub.engines.spec import ContainerSpec, Mount
+from wheelhub.manifest import Entry, Manifest, ManifestWriter, TestRecord, TestStatus
 from wheelhub.options import TestOptions
 from wheelhub.util.log import get_logger, prefix
 from wheelhub.verify.errors import VerifyInputError
@@ -40,9 +37,9 @@ from wheelhub.verify.results import PackageTest, TestResult
 
 logger = get_logger("test")
 
-WHEELHOUSE = "/wheelhub/wheelhouse"
-PROJECT = "/wheelhub/project"
-SCRATCH = "/tmp/wheelhub-test"
+# The workspace holds the venvs; installs run with --no-cache-dir, the cache is unused.
+RUNTIME_PATHS = Paths(project="/wheelhub/project", workspace="/tmp/wheelhub-test",
+                      wheelhouse="/wheelhub/wheelhouse", cache="/tmp/wheelhub-test")
 LABEL = "org.wheelhub.test"
 _MISSING_LIBRARY = re.compile(r"(?P<lib>[\w.+-]+\.so(?:\.[\w.]+)?): cannot open shared object file")
 _IMPORT_MARK = "WHEELHUB-IMPORTS "
@@ -121,36 +118,23 @@ def load_manifest(wheelhouse: Path) -> Manifest:
 
 
 # -- the run --------------------------------------------------------------------------------
-class _Recorder:
-    """The manifest as verdicts arrive; saved atomically after each one."""
-
-    def __init__(self, manifest: Manifest, wheelhouse: Path) -> None:
-        self.manifest = manifest
-        self.wheelhouse = wheelhouse
-        self._lock = threading.Lock()
-
-    def record(self, verdict: PackageTest) -> None:
-        with self._lock:
-            entry = self.manifest.find(verdict.project, verdict.python)
-            if entry is None:
-                return
-            test = TestRecord(status=verdict.status, detail=verdict.detail, image=verdict.image)
-            self.manifest = self.manifest.with_entry(replace(entry, test=test))
-            self.manifest.save(self.wheelhouse)
+def runtime_spec(options: TestOptions, image_id: str, python: str) -> ContainerSpec:
+    """A runtime container: no network; the wheelhouse and the project read-only."""
+    mounts = (Mount(source=options.wheelhouse, target=RUNTIME_PATHS.wheelhouse),
+              Mount(source=options.project_dir, target=RUNTIME_PATHS.project))
+    return ContainerSpec(image=image_id, name=f"test-{python}", labels={LABEL: python},
+                         workdir=RUNTIME_PATHS.workspace, mounts=mounts, network="none",
+                         keep=options.keep_container)
 
 
-def test_wheelhouse(options: TestOptions, *, client: Any = None) -> TestResult:
+def test_wheelhouse(options: TestOptions) -> TestResult:
     """Test every built entry of the wheelhouse in runtime containers; update the manifest."""
     started = time.monotonic()
     manifest = load_manifest(options.wheelhouse)
     pythons = _pythons_to_test(manifest, options.python)
     if not pythons:
         raise VerifyInputError.empty(str(options.wheelhouse))
-    if client is None:
-        from wheelhub.engines.docker import docker_client
-
-        client = docker_client()
-    runner = _Runner(options, client, _Recorder(manifest, options.wheelhouse))
+    runner = _Runner(options, ManifestWriter(manifest, options.wheelhouse))
     verdicts: list[PackageTest] = []
     for entry in sorted(manifest.entries, key=lambda e: (e.project, e.python)):
         if entry.python in pythons and not entry.ok:
@@ -168,7 +152,7 @@ def test_wheelhouse(options: TestOptions, *, client: Any = None) -> TestResult:
         except KeyboardInterrupt:
             # Remove the containers now (in-flight runs return at once, unrecorded), so the
             # pool's shutdown does not wait for the remaining packages.
-            runner.cancel()
+            runner.containers.cancel()
             for future in futures:
                 future.cancel()
             raise
@@ -180,48 +164,23 @@ def test_wheelhouse(options: TestOptions, *, client: Any = None) -> TestResult:
 
 
 class _Runner:
-    def __init__(self, options: TestOptions, client: Any, recorder: _Recorder) -> None:
+    def __init__(self, options: TestOptions, writer: ManifestWriter) -> None:
         self.options = options
-        self.client = client
-        self.recorder = recorder
-        self._containers = LiveContainers()
-        self.cancel_token = self._containers.token
+        self.writer = writer
+        self.containers = Containers()
+        self.cancel_token = self.containers.cancel_token
 
-    def cancel(self) -> None:
-        self._containers.cancel()
-
-    @contextlib.contextmanager
-    def container(self, image: Any, python: str) -> Iterator[Session]:
-        import docker.errors
-        from docker.types import Mount
-
-        from wheelhub.engines.docker import DockerSession
-
-        name = f"wheelhub-test-{python}-{uuid.uuid4().hex[:8]}"
-        mounts = [Mount(WHEELHOUSE, str(self.options.wheelhouse), type="bind", read_only=True),
-                  Mount(PROJECT, str(self.options.project_dir), type="bind", read_only=True)]
-        container = self.client.containers.create(
-            image.id, ["sleep", "infinity"], name=name, detach=True, mounts=mounts,
-            network_mode="none", labels={LABEL: python}, entrypoint=[], working_dir="/")
-        self._containers.add(name, container)
-        try:
-            container.start()
-            container.exec_run(["mkdir", "-p", SCRATCH])
-            yield DockerSession(self.client, container, PythonPrefix(tag=python, path=""),
-                                self.cancel_token)
-        finally:
-            self._containers.discard(name)
-            if self.options.keep_container:
-                logger.info("keeping container %s (--keep-container)", name)
-            else:
-                with contextlib.suppress(docker.errors.DockerException):
-                    container.remove(force=True)
+    def _record(self, verdict: PackageTest) -> None:
+        test = TestRecord(status=verdict.status, detail=verdict.detail, image=verdict.image)
+        self.writer.update(lambda manifest: manifest.with_test(verdict.project, verdict.python,
+                                                                test))
 
     def test_python(self, python: str, entries: Sequence[Entry]) -> list[PackageTest]:
         reference, interpreter = runtime_for(self.options.runtime_image, python)
-        image = local_or_pulled_image(self.client, reference)
+        spec = runtime_spec(self.options, self.containers.image(reference).id, python)
         verdicts: list[PackageTest] = []
-        with prefix(f"test {python}"), self.container(image, python) as session:
+        with prefix(f"test {python}"), self.containers.start(
+                spec, python=PythonPrefix(tag=python, path=""), paths=RUNTIME_PATHS) as session:
             logger.info("%s: testing %d package(s) in a container without network",
                         reference, len(entries))
             if interpreter is None:
@@ -235,7 +194,7 @@ class _Runner:
                         break  # interrupted mid-test: no verdict rather than a wrong one
                     logger.info("%s%s", verdict.status.upper(),
                                 f": {verdict.summary}" if verdict.status == "failed" else "")
-                self.recorder.record(verdict)
+                self._record(verdict)
                 verdicts.append(verdict)
         return verdicts
 
@@ -268,8 +227,9 @@ class _Runner:
 
     def _steps(self, session: Session, entry: Entry, interpreter: str,
                capture: LogCapture) -> tuple[TestStatus, str]:
-        venv = f"{SCRATCH}/{entry.project}"
-        workdir = f"{SCRATCH}/{entry.project}-cwd"
+        scratch = session.paths.workspace
+        venv = f"{scratch}/{entry.project}"
+        workdir = f"{scratch}/{entry.project}-cwd"
         env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1",
                "PIP_ROOT_USER_ACTION": "ignore", "PIP_PROGRESS_BAR": "off",
                "PYTHONDONTWRITEBYTECODE": "1"}
@@ -284,7 +244,7 @@ class _Runner:
             return "failed", "creating a venv failed\n" + self._tail(capture)
         python = f"{venv}/bin/python"
         install = [interpreter, "-m", "pip", "--python", python, "install", "--no-index",
-                   "--no-cache-dir", "--find-links", WHEELHOUSE, entry.requirement]
+                   "--no-cache-dir", "--find-links", session.paths.wheelhouse, entry.requirement]
         if run(install) != 0:
             return "failed", ("pip install from the wheelhouse only failed "
                               "(a dependency missing from the wheelhouse?)\n" + self._tail(capture))
@@ -293,7 +253,7 @@ class _Runner:
             return "failed", failure
         recipe = self.options.recipes.get(entry.project)
         if recipe is not None and recipe.test:
-            test_env = {**env, "VIRTUAL_ENV": venv, "WHEELHUB_PROJECT": PROJECT,
+            test_env = {**env, "VIRTUAL_ENV": venv, "WHEELHUB_PROJECT": session.paths.project,
                         "WHEELHUB_PYTHON_TAG": entry.python,
                         "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                         "/sbin:/bin"}

@@ -1,7 +1,9 @@
-"""Check that an upload is a readable wheel or sdist and pull its core metadata out of it.
+"""Distribution files: what a wheel or sdist filename says, and its core metadata.
 
-Bounded everywhere: member counts, declared sizes, compression ratios and the bytes
-actually read, so a zip bomb or a tar bomb is refused instead of expanded.
+:func:`read_core_metadata` checks a file from a stranger (a hub upload) and is bounded
+everywhere: member counts, declared sizes, compression ratios and the bytes actually
+read, so a zip bomb or a tar bomb is refused instead of expanded. :func:`wheel_metadata`
+reads a wheel we built ourselves (the static target) the same way, without the checks.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import io
 import tarfile
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
+from pathlib import Path
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -22,7 +26,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from wheelhub.server.errors import UploadRejected
+from wheelhub.index.errors import InvalidDistribution
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -41,8 +45,8 @@ def parse_dist_filename(filename: str) -> DistName:
     """Parse a wheel or sdist filename, refusing anything that is not a plain file name."""
     if (not filename or "/" in filename or "\\" in filename or "\x00" in filename
             or filename.startswith(".") or ".." in filename or len(filename) > 255):
-        raise UploadRejected.because(filename.replace("\x00", "\\0"),
-                                     "the filename must be a plain file name")
+        raise InvalidDistribution(filename.replace("\x00", "\\0"),
+                                  "the filename must be a plain file name")
     try:
         if filename.endswith(".whl"):
             name, version, _build, tags = parse_wheel_filename(filename)
@@ -51,7 +55,7 @@ def parse_dist_filename(filename: str) -> DistName:
                             platform_tags=tuple(sorted({t.platform for t in tags})))
         name, version = parse_sdist_filename(filename)
     except (InvalidWheelFilename, InvalidSdistFilename) as error:
-        raise UploadRejected.because(filename, f"not a valid wheel or sdist filename ({error})") \
+        raise InvalidDistribution(filename, f"not a valid wheel or sdist filename ({error})") \
             from error
     return DistName(filename=filename, project=name, version=version, kind="sdist",
                     python_tags=("source",), platform_tags=("any",))
@@ -77,11 +81,37 @@ def read_core_metadata(data: bytes, dist: DistName, *, max_unpacked: int) -> Cor
         raw = _from_zip(data, dist, max_unpacked=max_unpacked)
     else:
         raw = _from_tar(data, dist, max_unpacked=max_unpacked)
-    return _parse(raw, dist)
+    return parse_core_metadata(raw, dist)
 
 
-def _reject(dist: DistName, reason: str) -> UploadRejected:
-    return UploadRejected.because(dist.filename, reason)
+def wheel_metadata(path: Path) -> CoreMetadata:
+    """The core metadata of a wheel of our own on disk (no bomb checks: we built it)."""
+    dist = parse_dist_filename(path.name)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            raw = archive.read(_metadata_member(archive.namelist(), dist))
+    except (zipfile.BadZipFile, OSError, KeyError) as error:
+        raise _reject(dist, f"not a readable wheel ({error})") from error
+    return parse_core_metadata(raw, dist)
+
+
+def _reject(dist: DistName, reason: str) -> InvalidDistribution:
+    return InvalidDistribution(dist.filename, reason)
+
+
+def _metadata_member(names: Collection[str], dist: DistName) -> str:
+    """The archive member holding the core metadata: the one top-level METADATA or PKG-INFO."""
+    if dist.kind == "bdist_wheel":
+        wanted = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+        if len(wanted) != 1:
+            raise _reject(dist, "no single top-level *.dist-info/METADATA in the wheel")
+        if wanted[0].split("/")[0] + "/WHEEL" not in names:
+            raise _reject(dist, "the wheel has no .dist-info/WHEEL file")
+        return wanted[0]
+    wanted = [n for n in names if n.count("/") == 1 and n.endswith("/PKG-INFO")]
+    if not wanted:
+        raise _reject(dist, "no top-level PKG-INFO in the sdist")
+    return wanted[0]
 
 
 def _from_zip(data: bytes, dist: DistName, *, max_unpacked: int) -> bytes:
@@ -96,17 +126,7 @@ def _from_zip(data: bytes, dist: DistName, *, max_unpacked: int) -> bytes:
     if unpacked > max_unpacked or unpacked > MAX_RATIO * max(len(data), 1) + 1024 * 1024:
         raise _reject(dist, f"unpacks to {unpacked} bytes: refusing a likely zip bomb")
     names = {info.filename: info for info in infos}
-    if dist.kind == "bdist_wheel":
-        wanted = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-        if len(wanted) != 1:
-            raise _reject(dist, "no single top-level *.dist-info/METADATA in the wheel")
-        if wanted[0].split("/")[0] + "/WHEEL" not in names:
-            raise _reject(dist, "the wheel has no .dist-info/WHEEL file")
-    else:
-        wanted = [n for n in names if n.count("/") == 1 and n.endswith("/PKG-INFO")]
-        if not wanted:
-            raise _reject(dist, "no top-level PKG-INFO in the sdist")
-    info = names[wanted[0]]
+    info = names[_metadata_member(names.keys(), dist)]
     if info.file_size > MAX_METADATA_BYTES:
         raise _reject(dist, "core metadata is too large")
     try:
@@ -144,7 +164,8 @@ def _from_tar(data: bytes, dist: DistName, *, max_unpacked: int) -> bytes:
     return raw
 
 
-def _parse(raw: bytes, dist: DistName) -> CoreMetadata:
+def parse_core_metadata(raw: bytes, dist: DistName) -> CoreMetadata:
+    """The fields we use from METADATA/PKG-INFO *raw*, which must name *dist* itself."""
     headers = BytesHeaderParser().parsebytes(raw)
     name = headers.get("Name")
     version = headers.get("Version")

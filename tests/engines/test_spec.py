@@ -1,0 +1,72 @@
+"""Container specs without Docker: what a build or test container mounts, and the engine choice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wheelhub.engines import container_engine, make_engine
+from wheelhub.engines.container import ContainerEngine
+from wheelhub.engines.host import HostEngine
+from wheelhub.engines.spec import DOCKER, exec_argv
+from wheelhub.options import BuildOptions
+
+
+@pytest.fixture
+def options(tmp_path: Path) -> BuildOptions:
+    return BuildOptions(project_dir=tmp_path, requirements=tmp_path / "requirements.txt",
+                        build_requirements=None, setup=None, python="all", image="builder:1",
+                        engine="docker", jobs=2, wheelhouse=tmp_path / "wheelhouse", network=None,
+                        ca_bundle=None, cache_dir=tmp_path / "cache")
+
+
+def mounts(args: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    return {m["Target"]: (m["Source"], m["ReadOnly"]) for m in args["mounts"]}
+
+
+def test_build_container_sees_inputs_read_only_and_a_writable_cache(
+        options: BuildOptions, tmp_path: Path) -> None:
+    engine = ContainerEngine(options, DOCKER)
+    spec = engine.spec("builder:1", "cp311")
+    args = spec.create_args("wheelhub-cp311-0123abcd")
+    assert mounts(args) == {"/project": (str(tmp_path), True),
+                            "/wheelhub/wheelhouse": (str(tmp_path / "wheelhouse"), True),
+                            "/wheelhub/cache": (str(tmp_path / "cache"), False)}
+    assert args["labels"] == {"org.wheelhub.build.run": "cp311"}
+    assert args["name"] == "wheelhub-cp311-0123abcd"
+    assert args["image"] == "builder:1" and args["working_dir"] == "/wheelhub/work"
+    assert "network_mode" not in args  # the engine's default network
+    assert spec.hand_back == ("/wheelhub/cache",) and not spec.keep
+    assert engine.paths.ca_bundle is None
+
+
+def test_ca_bundle_network_and_keep_reach_the_build_container(
+        options: BuildOptions, tmp_path: Path) -> None:
+    bundle = tmp_path / "proxy.crt"
+    options = replace(options, ca_bundle=bundle, network="host", keep_container=True)
+    engine = ContainerEngine(options, DOCKER)
+    spec = engine.spec("builder:1", "cp311")
+    args = spec.create_args("x")
+    assert mounts(args)["/wheelhub/ca-bundle.crt"] == (str(bundle), True)
+    assert engine.paths.ca_bundle == "/wheelhub/ca-bundle.crt"
+    assert args["network_mode"] == "host"
+    assert spec.keep
+
+
+def test_engine_choice_is_data(options: BuildOptions) -> None:
+    engine = make_engine(options)
+    assert isinstance(engine, ContainerEngine) and engine.oci.cli == "docker"
+    host = replace(options, engine="host")
+    assert isinstance(make_engine(host), HostEngine)
+    assert container_engine(host) is None
+
+
+def test_exec_argv_keeps_values_off_the_command_line() -> None:
+    argv = exec_argv("/usr/bin/docker", "abc", workdir="/wheelhub/work",
+                     env={"TOKEN": "s3cret", "A": "1"}, command=("bash", "--norc", "-i"))
+    assert argv == ["/usr/bin/docker", "exec", "-it", "-w", "/wheelhub/work", "-e", "A",
+                    "-e", "TOKEN", "abc", "bash", "--norc", "-i"]
+    assert "s3cret" not in " ".join(argv)

@@ -1,0 +1,83 @@
+"""Containers as data: the container engine, and the spec of one container.
+
+As in cibuildwheel's ``OCIContainerEngineConfig``, the engine is a value, not a code
+path: adding podman is one more :class:`OCIEngineConfig` in :data:`OCI_ENGINES`. Builds,
+``wheelhub test`` and ``wheelhub shell`` describe their containers with one
+:class:`ContainerSpec`, which :class:`wheelhub.engines.oci.Containers` starts.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OCIEngineConfig:
+    """A container engine with a Docker-compatible API, and its command-line client."""
+
+    name: str  # as given to --engine
+    cli: str  # the client, for the one thing the API has no terminal for: `exec -it`
+
+    def cli_path(self) -> str | None:
+        """Where the command-line client is, or None when it is not installed."""
+        return shutil.which(self.cli)
+
+
+DOCKER = OCIEngineConfig(name="docker", cli="docker")
+OCI_ENGINES: Mapping[str, OCIEngineConfig] = {engine.name: engine for engine in (DOCKER,)}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Mount:
+    """A host directory or file bind-mounted into the container."""
+
+    source: Path
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ContainerSpec:
+    """One container: ``sleep infinity`` as its main process, commands exec'd into it.
+
+    The image's entrypoint is not run: nothing goes through it (every command is an
+    exec), and a runtime image's entrypoint need not pass its arguments on.
+    """
+
+    image: str  # reference or id, present on this machine
+    name: str  # part of the container name; a random suffix keeps parallel runs apart
+    labels: Mapping[str, str]  # how `docker ps --filter label=...` finds wheelhub's containers
+    workdir: str  # created at start; where commands run unless told otherwise
+    mounts: tuple[Mount, ...] = ()
+    network: str | None = None  # None: the engine's default network
+    keep: bool = False  # left in place after use (--keep-container), unless interrupted
+    # Container paths handed to the invoking user before the container goes, so nothing
+    # written there as root stays root-owned on the host (bind-mounted caches).
+    hand_back: tuple[str, ...] = ()
+
+    def create_args(self, container_name: str) -> dict[str, Any]:
+        """Keyword arguments of the engine API's ``containers.create``."""
+        args: dict[str, Any] = {
+            "image": self.image, "command": ["sleep", "infinity"], "name": container_name,
+            "detach": True, "entrypoint": [], "labels": dict(self.labels),
+            "working_dir": self.workdir,
+            "mounts": [{"Target": m.target, "Source": str(m.source), "Type": "bind",
+                        "ReadOnly": m.read_only} for m in self.mounts],
+        }
+        if self.network:
+            args["network_mode"] = self.network
+        return args
+
+
+def exec_argv(cli: str, container: str, *, workdir: str, env: Iterable[str],
+              command: Sequence[str]) -> list[str]:
+    """``<cli> exec -it`` into *container*. Only the names of *env* are passed (``-e NAME``
+    without ``=``): the values travel in the client's environment, never on a command line."""
+    argv = [cli, "exec", "-it", "-w", workdir]
+    for name in sorted(env):
+        argv += ["-e", name]
+    return [*argv, container, *command]
