@@ -1,7 +1,7 @@
 """Fixtures for publish tests: the CLI, wheelhouses, a real pypiserver, a clean venv.
 
-The helpers themselves live in :mod:`tests.support`; ``CliRunner``, ``Pkg`` and
-``make_wheelhouse`` are re-exported for the test modules that still import them from here.
+The helpers themselves live in :mod:`tests.support`; ``TOKEN`` and ``PypiServer`` belong to
+the pypiserver fixture defined here.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from tests.support.cli import CliRunner, cli_runner
 from tests.support.dists import Pkg, make_wheelhouse
 from tests.support.pip import make_venv
 from tests.support.processes import free_port, running
-
-__all__ = ["TOKEN", "CliRunner", "Pkg", "PypiServer", "make_wheelhouse"]
 
 TOKEN = "whk_testtoken_0123456789abcdef"  # the test pypiserver's password
 

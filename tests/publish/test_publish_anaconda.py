@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 import wheelhub.publish.anaconda as anaconda_mod
-from tests.publish.conftest import CliRunner, Pkg, make_wheelhouse
+from tests.support.cli import CliRunner
+from tests.support.dists import Pkg, make_wheelhouse
 
 # the error classes the real client raises (pip install 'wheelhub[anaconda]')
 binstar_errors = pytest.importorskip("binstar_client.errors")

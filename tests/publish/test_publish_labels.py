@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.publish.conftest import CliRunner
+from tests.support.cli import CliRunner
 from wheelhub.errors import ConfigError
 from wheelhub.index.errors import InvalidName
 from wheelhub.index.names import check_label, is_valid_label

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.publish.conftest import CliRunner, Pkg, make_wheelhouse
+from tests.support.cli import CliRunner
+from tests.support.dists import Pkg, make_wheelhouse
 
 
 @pytest.fixture(autouse=True)

@@ -52,9 +52,10 @@ class ShellError(UsageError):
                    hint="run it from a terminal; in scripts use `wheelhub build -v` and its logs")
 
     @classmethod
-    def no_docker_cli(cls) -> ShellError:
-        return cls("wheelhub shell needs the `docker` command-line client, which is not on PATH",
-                   hint="install the Docker CLI (docker-ce-cli or docker.io)")
+    def no_engine_cli(cls, cli: str) -> ShellError:
+        return cls(f"wheelhub shell needs the `{cli}` command-line client, which is not on PATH",
+                   hint=f"install the {cli} command-line client (for Docker: docker-ce-cli or "
+                   "docker.io)")
 
     @classmethod
     def host_engine(cls) -> ShellError:

@@ -147,7 +147,7 @@ def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellCo
         raise ShellError.host_engine()
     cli = engine.oci.cli_path()
     if cli is None:
-        raise ShellError.no_docker_cli()
+        raise ShellError.no_engine_cli(engine.oci.cli)
     requirements, build_requirements = load_inputs(options)
     notes: list[str] = []
     if request.failed:

@@ -1,7 +1,9 @@
 """The ``wheelhub`` command: a thin layer over the library.
 
-Each subcommand lives in its own module with ``register(subparsers)`` that adds its
-parser and sets ``func`` to a handler returning an exit code. This module is the
+Each subcommand lives in its own module (``wheelhub.cli.<name>``, ``_`` for ``-``), which
+declares it: ``HELP`` (and ``DESCRIPTION``, ``EPILOG``), ``run(args) -> exit code`` (its
+options come from :data:`wheelhub.options.OPTIONS`), and ``configure(parser)`` for
+arguments of its own or subcommands. This module is the
 single error boundary: a :class:`WheelhubError` becomes ``error:``/``hint:`` lines
 and its exit code; a traceback only with ``--debug``.
 """
@@ -14,8 +16,10 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from wheelhub import __version__
+from wheelhub.cli.options import add_options
 from wheelhub.errors import WheelhubError
 from wheelhub.util.log import get_logger, setup_logging
 from wheelhub.util.redact import redact
@@ -49,8 +53,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show tracebacks for errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+        _register(subparsers, module_name)
     return parser
+
+
+def _register(subparsers: Any, module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    name = module_name.rsplit(".", 1)[1].replace("_", "-")
+    epilog = getattr(module, "EPILOG", None)
+    parser = subparsers.add_parser(
+        name, help=module.HELP, description=getattr(module, "DESCRIPTION", None),
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter if epilog
+        else argparse.HelpFormatter)
+    if hasattr(module, "run"):
+        add_options(parser, name)
+        parser.set_defaults(func=module.run)
+    if hasattr(module, "configure"):
+        module.configure(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

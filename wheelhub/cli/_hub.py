@@ -1,13 +1,19 @@
-"""What the hub commands (serve, token, label, owner) share: the hub's root directory."""
+"""What the hub commands (serve, token, label, owner) share: the hub's root and storage."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wheelhub.cli.options import resolved_from_args
 from wheelhub.errors import UsageError
 from wheelhub.options import ResolvedConfig
+
+if TYPE_CHECKING:
+    from wheelhub.server.sqlite import SqliteStorage
 
 
 def root_of(args: argparse.Namespace, config: ResolvedConfig | None = None) -> Path:
@@ -16,3 +22,15 @@ def root_of(args: argparse.Namespace, config: ResolvedConfig | None = None) -> P
     if not root:
         raise UsageError("no hub root", hint="pass --root DIR or set WHEELHUB_ROOT")
     return config.directory / root
+
+
+@contextlib.contextmanager
+def hub_storage(args: argparse.Namespace) -> Iterator[SqliteStorage]:
+    """The storage under the hub root the arguments name, closed when done."""
+    from wheelhub.server import open_storage
+
+    storage = open_storage(root_of(args))
+    try:
+        yield storage
+    finally:
+        storage.close()

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from wheelhub.build.report import failure_details, render_table
-from wheelhub.cli.options import add_options, build_options_from_args
+from wheelhub.cli.options import build_options_from_args
 
-
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "build", help="build every requirement into repaired wheels, one container per Python",
-        description="Build ./requirements.txt (with requirements-build.txt and build-setup.sh "
-        "if present) into manylinux wheels: one container per Python prefix of the image, "
-        "auditwheel repair, a manifest that makes re-runs no-ops, and a report.")
-    add_options(parser, "build")
-    parser.set_defaults(func=run)
+HELP = "build every requirement into repaired wheels, one container per Python"
+DESCRIPTION = (
+    "Build ./requirements.txt (with requirements-build.txt and build-setup.sh "
+    "if present) into manylinux wheels: one container per Python prefix of the image, "
+    "auditwheel repair, a manifest that makes re-runs no-ops, and a report.")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,21 +6,16 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from wheelhub.cli.options import add_options, resolved_from_args
+from wheelhub.cli.options import resolved_from_args
 from wheelhub.cli.publish import mask_in_logs
 
-
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "ci", help="build, test and publish to the branch's label: one command for any CI",
-        description="Build every requirement, test the wheels in a clean container, and "
-        "publish what passed to the label derived from the branch (GitHub Actions, Travis, "
-        "GitLab, or git). Exit status is non-zero if anything failed, after publishing what "
-        "passed. Writes a Markdown summary to $GITHUB_STEP_SUMMARY when set.")
-    add_options(parser, "ci")
-    parser.set_defaults(func=run)
+HELP = "build, test and publish to the branch's label: one command for any CI"
+DESCRIPTION = (
+    "Build every requirement, test the wheels in a clean container, and "
+    "publish what passed to the label derived from the branch (GitHub Actions, Travis, "
+    "GitLab, or git). Exit status is non-zero if anything failed, after publishing what "
+    "passed. Writes a Markdown summary to $GITHUB_STEP_SUMMARY when set.")
 
 
 class _Folds:

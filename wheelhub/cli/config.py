@@ -6,21 +6,20 @@ import argparse
 import json
 from typing import Any
 
-from wheelhub.cli.options import add_options, resolved_from_args
+from wheelhub.cli.options import resolved_from_args
 from wheelhub.options import COMMANDS, OPTIONS
 
+HELP = "print the effective options and where each value came from"
+DESCRIPTION = (
+    "Every option of every command with its value and its source (default, "
+    "wheelhub.yaml, env WHEELHUB_..., command line). The build flags below show what "
+    "they would change.")
 
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "config", help="print the effective options and where each value came from",
-        description="Every option of every command with its value and its source (default, "
-        "wheelhub.yaml, env WHEELHUB_..., command line). The build flags below show what "
-        "they would change.")
+
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--command", choices=COMMANDS, default=None,
                         help="only the options this command reads")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    add_options(parser, "config")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

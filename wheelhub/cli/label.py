@@ -8,14 +8,10 @@ label references any more are deleted (garbage-collected) right away.
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Iterator
-from typing import Any
 
-from wheelhub.cli._hub import root_of
-from wheelhub.cli.options import add_options
+from wheelhub.cli._hub import hub_storage
+from wheelhub.cli.options import add_command, add_options
 from wheelhub.errors import UsageError
-from wheelhub.server.sqlite import SqliteStorage
 from wheelhub.server.storage import Selection
 
 
@@ -30,9 +26,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--owner", required=True)
 
 
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "label", help="list, copy, move and remove labels on the hub")
+HELP = "list, copy, move and remove labels on the hub"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="label_command", metavar="ACTION", required=True)
 
     listing = commands.add_parser("list", help="labels of an owner (or files of one label)")
@@ -78,18 +75,7 @@ def register(subparsers: Any) -> None:
     visibility.add_argument("visibility", choices=("public", "private"))
     visibility.set_defaults(func=run_visibility)
 
-    gc = commands.add_parser("gc", help="delete files and blobs nothing references")
-    add_options(gc, "label")
-    gc.set_defaults(func=run_gc)
-
-
-@contextlib.contextmanager
-def _storage(args: argparse.Namespace) -> Iterator[SqliteStorage]:
-    storage = SqliteStorage(root_of(args))
-    try:
-        yield storage
-    finally:
-        storage.close()
+    add_command(commands, "gc", help="delete files and blobs nothing references", run=run_gc, options="label")
 
 
 def _selection(args: argparse.Namespace) -> Selection:
@@ -99,7 +85,7 @@ def _selection(args: argparse.Namespace) -> Selection:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with _storage(args) as storage:
+    with hub_storage(args) as storage:
         if args.label:
             for record in storage.list_files(args.owner, args.label):
                 yanked = "  (yanked)" if record.yanked is not None else ""
@@ -113,14 +99,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_create(args: argparse.Namespace) -> int:
-    with _storage(args) as storage:
+    with hub_storage(args) as storage:
         storage.create_label(args.owner, args.label, private=args.private)
     print(f"created label {args.owner}/{args.label}")
     return 0
 
 
 def run_copy(args: argparse.Namespace) -> int:
-    with _storage(args) as storage:
+    with hub_storage(args) as storage:
         count = storage.copy(args.owner, args.source, args.target, _selection(args),
                              move=args.move)
     print(f"{'moved' if args.move else 'copied'} {count} file(s) "
@@ -132,7 +118,7 @@ def run_remove(args: argparse.Namespace) -> int:
     selection = _selection(args)
     if selection == Selection() and not (args.all or args.delete):
         raise UsageError("say what to remove", hint="--project/--version/--file, or --all")
-    with _storage(args) as storage:
+    with hub_storage(args) as storage:
         if args.delete and selection == Selection():
             count = storage.delete_label(args.owner, args.label)
         else:
@@ -144,7 +130,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_yank(args: argparse.Namespace) -> int:
-    with _storage(args) as storage:
+    with hub_storage(args) as storage:
         count = storage.yank(args.owner, args.label, _selection(args),
                              None if args.undo else args.reason)
     print(f"{'un-yanked' if args.undo else 'yanked'} {count} file(s)")
@@ -152,14 +138,14 @@ def run_yank(args: argparse.Namespace) -> int:
 
 
 def run_visibility(args: argparse.Namespace) -> int:
-    with _storage(args) as storage:
+    with hub_storage(args) as storage:
         storage.set_label_private(args.owner, args.label, args.visibility == "private")
     print(f"label {args.owner}/{args.label} is now {args.visibility}")
     return 0
 
 
 def run_gc(args: argparse.Namespace) -> int:
-    with _storage(args) as storage:
+    with hub_storage(args) as storage:
         removed = storage.collect_garbage()
     print(f"removed {removed} unreferenced blob(s)")
     return 0

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
-from wheelhub.cli.options import add_options, resolved_from_args
+from wheelhub.cli.options import resolved_from_args
 from wheelhub.publish.labels import label_from_config
 
 HELP_RULES = """\
@@ -23,13 +22,9 @@ TRAVIS_TAG / TRAVIS_BRANCH, CI_COMMIT_REF_NAME, else `git rev-parse --abbrev-ref
 """
 
 
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "label-for", help="print the label a publish from here goes to",
-        description="Print why on stderr and the label alone as the last line of stdout.",
-        epilog=HELP_RULES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_options(parser, "label-for")
-    parser.set_defaults(func=run)
+HELP = "print the label a publish from here goes to"
+DESCRIPTION = "Print why on stderr and the label alone as the last line of stdout."
+EPILOG = HELP_RULES
 
 
 def run(args: argparse.Namespace) -> int:

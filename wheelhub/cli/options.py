@@ -37,3 +37,15 @@ def resolved_from_args(args: argparse.Namespace) -> ResolvedConfig:
 def build_options_from_args(args: argparse.Namespace) -> BuildOptions:
     config = resolved_from_args(args)
     return BuildOptions.from_config(config, cwd=config.directory, env=os.environ)
+
+
+def add_command(subparsers: Any, name: str, *, run: Any, options: str | None = None,
+                **parser_kwargs: Any) -> argparse.ArgumentParser:
+    """A (sub)command parser with the flags of its options and *run* as its handler.
+
+    *options* names the command whose options it takes (default: *name*).
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, **parser_kwargs)
+    add_options(parser, options or name)
+    parser.set_defaults(func=run)
+    return parser

@@ -3,63 +3,43 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from wheelhub.cli._hub import root_of
-from wheelhub.cli.options import add_options
+from wheelhub.cli._hub import hub_storage
+from wheelhub.cli.options import add_command
+
+HELP = "create and list hub owners"
 
 
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "owner", help="create and list hub owners")
+def configure(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="owner_command", metavar="ACTION", required=True)
-    create = commands.add_parser("create", help="create an owner (public unless --private)")
-    add_options(create, "owner")
+    create = add_command(commands, "create", help="create an owner (public unless --private)",
+                         run=run_create, options="owner")
     create.add_argument("name")
     create.add_argument("--private", action="store_true",
                         help="everything under it answers 404 without a read token")
-    create.set_defaults(func=run_create)
-    listing = commands.add_parser("list", help="list owners")
-    add_options(listing, "owner")
-    listing.set_defaults(func=run_list)
-    visibility = commands.add_parser("visibility", help="make an owner public or private")
-    add_options(visibility, "owner")
+    add_command(commands, "list", help="list owners", run=run_list, options="owner")
+    visibility = add_command(commands, "visibility", help="make an owner public or private",
+                             run=run_visibility, options="owner")
     visibility.add_argument("name")
     visibility.add_argument("visibility", choices=("public", "private"))
-    visibility.set_defaults(func=run_visibility)
 
 
 def run_create(args: argparse.Namespace) -> int:
-    from wheelhub.server import open_storage
-
-    storage = open_storage(root_of(args))
-    try:
+    with hub_storage(args) as storage:
         owner = storage.create_owner(args.name, private=args.private)
-    finally:
-        storage.close()
     print(f"created owner {owner.name} ({'private' if owner.private else 'public'})")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from wheelhub.server import open_storage
-
-    storage = open_storage(root_of(args))
-    try:
+    with hub_storage(args) as storage:
         for owner in storage.list_owners():
             print(f"{owner.name}\t{'private' if owner.private else 'public'}")
-    finally:
-        storage.close()
     return 0
 
 
 def run_visibility(args: argparse.Namespace) -> int:
-    from wheelhub.server import open_storage
-
-    storage = open_storage(root_of(args))
-    try:
+    with hub_storage(args) as storage:
         storage.set_owner_private(args.name, args.visibility == "private")
-    finally:
-        storage.close()
     print(f"owner {args.name} is now {args.visibility}")
     return 0

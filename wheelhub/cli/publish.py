@@ -6,9 +6,8 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any
 
-from wheelhub.cli.options import add_options, resolved_from_args
+from wheelhub.cli.options import resolved_from_args
 from wheelhub.publish import publish
 from wheelhub.publish.kinds import KINDS
 from wheelhub.publish.settings import publish_options
@@ -34,14 +33,11 @@ def _epilog() -> str:
     ])
 
 
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "publish", help="upload the wheelhouse's good wheels to a label",
-        description="Upload the wheels `wheelhub build` (and `wheelhub test`) passed to "
-        "a label derived from the git branch; files already there are skipped.",
-        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_options(parser, "publish")
-    parser.set_defaults(func=run)
+HELP = "upload the wheelhouse's good wheels to a label"
+DESCRIPTION = (
+    "Upload the wheels `wheelhub build` (and `wheelhub test`) passed to "
+    "a label derived from the git branch; files already there are skipped.")
+EPILOG = _epilog()
 
 
 def mask_in_logs(secret: str | None) -> None:

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from wheelhub.cli._hub import root_of
-from wheelhub.cli.options import add_options, resolved_from_args
+from wheelhub.cli.options import resolved_from_args
 
-
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="run the package index (the hub)",
-        description="Serve owners and labels under --root: the simple API for pip/uv "
-        "(/<owner>/label/<label>/simple/), twine uploads (POST /<owner>/label/<label>/) and "
-        "web pages. Create tokens with `wheelhub token create`.")
-    add_options(parser, "serve")
-    parser.set_defaults(func=run)
+HELP = "run the package index (the hub)"
+DESCRIPTION = (
+    "Serve owners and labels under --root: the simple API for pip/uv "
+    "(/<owner>/label/<label>/simple/), twine uploads (POST /<owner>/label/<label>/) and "
+    "web pages. Create tokens with `wheelhub token create`.")
 
 
 def run(args: argparse.Namespace) -> int:

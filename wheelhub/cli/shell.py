@@ -7,27 +7,25 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any
 
 from wheelhub.build.errors import ShellError
-from wheelhub.cli.options import add_options, build_options_from_args
+from wheelhub.cli.options import build_options_from_args
+
+HELP = "an interactive shell in a build container, as a build sees it"
+DESCRIPTION = (
+    "Open bash in the build container of one Python prefix (--python, default "
+    "the first): same image, mounts, CA bundle and environment, the setup hook sourced "
+    "and build requirements installed, cwd at the workspace. The container is removed "
+    "when the shell exits.")
 
 
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "shell", help="an interactive shell in a build container, as a build sees it",
-        description="Open bash in the build container of one Python prefix (--python, default "
-        "the first): same image, mounts, CA bundle and environment, the setup hook sourced "
-        "and build requirements installed, cwd at the workspace. The container is removed "
-        "when the shell exits.")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--package", metavar="NAME", default=None,
                         help="apply this requirement's recipe (env, setup) and show the pip "
                         "wheel command that builds it (also in $WHEELHUB_COMMAND)")
     parser.add_argument("--failed", action="store_true",
                         help="reopen the first failed build of the last run: its Python, image "
                         "id and recipe, and show the command that failed")
-    add_options(parser, "shell")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

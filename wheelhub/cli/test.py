@@ -5,22 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
-from wheelhub.cli.options import add_options, resolved_from_args
+from wheelhub.cli.options import resolved_from_args
 from wheelhub.options import BuildOptions
 
-
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "test", help="install and import every built wheel in a clean runtime container",
-        description="For each Python of the wheelhouse, start a runtime container without "
-        "compilers, -dev libraries or network (--runtime-image), install each requirement "
-        "from the wheelhouse only, import every top-level module of its wheels and run the "
-        "recipe's `test` command. Verdicts go into the manifest (publish refuses untested "
-        "wheels) and the build report. Exit status 1 if anything failed.")
-    add_options(parser, "test")
-    parser.set_defaults(func=run)
+HELP = "install and import every built wheel in a clean runtime container"
+DESCRIPTION = (
+    "For each Python of the wheelhouse, start a runtime container without "
+    "compilers, -dev libraries or network (--runtime-image), install each requirement "
+    "from the wheelhouse only, import every top-level module of its wheels and run the "
+    "recipe's `test` command. Verdicts go into the manifest (publish refuses untested "
+    "wheels) and the build report. Exit status 1 if anything failed.")
 
 
 def run(args: argparse.Namespace) -> int:

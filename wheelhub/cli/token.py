@@ -5,23 +5,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from typing import Any
 
-from wheelhub.cli._hub import root_of
-from wheelhub.cli.options import add_options
+from wheelhub.cli._hub import hub_storage
+from wheelhub.cli.options import add_command
+
+HELP = "create, list and revoke hub tokens"
 
 
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "token", help="create, list and revoke hub tokens")
+def configure(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="token_command", metavar="ACTION", required=True)
 
-    create = commands.add_parser(
-        "create", help="create a token and print it (once) as the last line of stdout",
+    create = add_command(
+        commands, "create", help="create a token and print it (once) as the last line of stdout",
         description="Create a token for OWNER. If the owner does not exist it is created, "
         "public (use `wheelhub owner create NAME --private` first for a private one). "
-        "Only the token's hash is stored: copy it now.")
-    add_options(create, "token")
+        "Only the token's hash is stored: copy it now.",
+        run=run_create, options="token")
     create.add_argument("--owner", required=True)
     create.add_argument("--scope", choices=("read", "upload", "admin"), default="upload",
                         help="read < upload < admin; each includes the ones before "
@@ -31,29 +30,22 @@ def register(subparsers: Any) -> None:
     create.add_argument("--expires", default=None, metavar="DURATION",
                         help="e.g. 90d, 12h, 2w, 1y (default: never)")
     create.add_argument("--description", default="", help="a note shown by `token list`")
-    create.set_defaults(func=run_create)
 
-    listing = commands.add_parser("list", help="list tokens (never their secrets)")
-    add_options(listing, "token")
+    listing = add_command(commands, "list", help="list tokens (never their secrets)", run=run_list, options="token")
     listing.add_argument("--owner", default=None)
-    listing.set_defaults(func=run_list)
 
-    revoke = commands.add_parser("revoke", help="revoke a token by its id (see `token list`)")
-    add_options(revoke, "token")
+    revoke = add_command(commands, "revoke", help="revoke a token by its id (see `token list`)",
+                         run=run_revoke, options="token")
     revoke.add_argument("token_id", type=int, metavar="ID")
-    revoke.set_defaults(func=run_revoke)
 
 
 def run_create(args: argparse.Namespace) -> int:
-    from wheelhub.server import issue_token, open_storage
+    from wheelhub.server import issue_token
 
-    storage = open_storage(root_of(args))
-    try:
+    with hub_storage(args) as storage:
         secret, record = issue_token(storage, owner=args.owner, scope=args.scope,
                                      label_glob=args.label_glob, expires=args.expires,
                                      description=args.description)
-    finally:
-        storage.close()
     expires = _when(record.expires) if record.expires else "never"
     print(f"token {record.id}: owner {record.owner}, scope {record.scope.label}, labels "
           f"{record.label_glob or '*'}, expires {expires}", file=sys.stderr)
@@ -68,13 +60,8 @@ def _when(timestamp: float | None) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from wheelhub.server import open_storage
-
-    storage = open_storage(root_of(args))
-    try:
+    with hub_storage(args) as storage:
         records = storage.list_tokens(args.owner)
-    finally:
-        storage.close()
     print(f"{'ID':>4}  {'OWNER':<16} {'SCOPE':<7} {'LABELS':<16} {'CREATED':<16} "
           f"{'EXPIRES':<16} {'STATUS':<8} TOKEN")
     for r in records:
@@ -87,13 +74,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     from wheelhub.errors import UsageError
-    from wheelhub.server import open_storage
 
-    storage = open_storage(root_of(args))
-    try:
+    with hub_storage(args) as storage:
         done = storage.revoke_token(args.token_id)
-    finally:
-        storage.close()
     if not done:
         raise UsageError(f"no active token with id {args.token_id}",
                          hint="see `wheelhub token list`")

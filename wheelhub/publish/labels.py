@@ -25,7 +25,7 @@ import fnmatch
 import hashlib
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -152,39 +152,56 @@ def sanitize(ref: str, rules: LabelRules) -> str:
     return text
 
 
+def _github_tag(env: Mapping[str, str]) -> bool:
+    return env.get("GITHUB_REF_TYPE") == "tag" or env.get("GITHUB_REF", "").startswith("refs/tags/")
+
+
+def _never(_env: Mapping[str, str]) -> bool:
+    return False
+
+
+def _always(_env: Mapping[str, str]) -> bool:
+    return True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _CiRefs:
+    """Where one CI service names the ref it builds: variables in order of preference."""
+
+    source: Source
+    service: str
+    running: Callable[[Mapping[str, str]], bool]
+    # (variable, is the ref a tag?, what the variable names; None: "tag" or "branch")
+    variables: tuple[tuple[str, Callable[[Mapping[str, str]], bool], str | None], ...]
+
+
+_CI_REFS = (
+    _CiRefs(source="github", service="GitHub Actions",
+            running=lambda env: env.get("GITHUB_ACTIONS") == "true" or bool(env.get("GITHUB_REF_NAME")),
+            variables=(("GITHUB_HEAD_REF", _never, "pull request"),
+                       ("GITHUB_REF_NAME", _github_tag, None))),
+    _CiRefs(source="travis", service="Travis",
+            running=lambda env: env.get("TRAVIS") == "true" or bool(env.get("TRAVIS_BRANCH")),
+            variables=(("TRAVIS_PULL_REQUEST_BRANCH", _never, "pull request"),
+                       ("TRAVIS_TAG", _always, "tag"),
+                       ("TRAVIS_BRANCH", _never, "branch"))),
+    _CiRefs(source="gitlab", service="GitLab CI", running=_always,
+            variables=(("CI_COMMIT_REF_NAME", lambda env: bool(env.get("CI_COMMIT_TAG")), None),)),
+)
+
+
 def find_ref(env: Mapping[str, str], cwd: Path) -> Ref:
     """The branch or tag being built: CI variables first, then the git checkout in *cwd*."""
-    if env.get("GITHUB_ACTIONS") == "true" or env.get("GITHUB_REF_NAME"):
-        tag = env.get("GITHUB_REF_TYPE") == "tag" or env.get("GITHUB_REF", "").startswith(
-            "refs/tags/")
-        if env.get("GITHUB_HEAD_REF"):
-            head = env["GITHUB_HEAD_REF"]
-            return Ref(name=head, is_tag=False, source="github",
-                       why=f"GITHUB_HEAD_REF='{head}' (GitHub Actions pull request)")
-        if env.get("GITHUB_REF_NAME"):
-            name = env["GITHUB_REF_NAME"]
-            kind = "tag" if tag else "branch"
-            return Ref(name=name, is_tag=tag, source="github",
-                       why=f"GITHUB_REF_NAME='{name}' (GitHub Actions {kind})")
-    if env.get("TRAVIS") == "true" or env.get("TRAVIS_BRANCH"):
-        if env.get("TRAVIS_PULL_REQUEST_BRANCH"):
-            head = env["TRAVIS_PULL_REQUEST_BRANCH"]
-            return Ref(name=head, is_tag=False, source="travis",
-                       why=f"TRAVIS_PULL_REQUEST_BRANCH='{head}' (Travis pull request)")
-        if env.get("TRAVIS_TAG"):
-            name = env["TRAVIS_TAG"]
-            return Ref(name=name, is_tag=True, source="travis",
-                       why=f"TRAVIS_TAG='{name}' (Travis tag)")
-        if env.get("TRAVIS_BRANCH"):
-            name = env["TRAVIS_BRANCH"]
-            return Ref(name=name, is_tag=False, source="travis",
-                       why=f"TRAVIS_BRANCH='{name}' (Travis branch)")
-    if env.get("CI_COMMIT_REF_NAME"):
-        name = env["CI_COMMIT_REF_NAME"]
-        tag = bool(env.get("CI_COMMIT_TAG"))
-        kind = "tag" if tag else "branch"
-        return Ref(name=name, is_tag=tag, source="gitlab",
-                   why=f"CI_COMMIT_REF_NAME='{name}' (GitLab CI {kind})")
+    for ci in _CI_REFS:
+        if not ci.running(env):
+            continue
+        for variable, is_tag, what in ci.variables:
+            name = env.get(variable)
+            if name:
+                tag = is_tag(env)
+                kind = what or ("tag" if tag else "branch")
+                return Ref(name=name, is_tag=tag, source=ci.source,
+                           why=f"{variable}='{name}' ({ci.service} {kind})")
     return _git_ref(cwd)
 
 

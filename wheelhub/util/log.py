@@ -1,7 +1,7 @@
 """Logging with a per-task prefix, so parallel builds stay readable: ``[cp311 pyyaml] ...``.
 
 The prefix lives in a context variable, so each thread/task sets its own without
-passing loggers around. Every record passes through :func:`wheelhub.redact.redact`.
+passing loggers around. Every record passes through :func:`wheelhub.util.redact.redact`.
 """
 
 from __future__ import annotations
