@@ -26,6 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "publish": CONTRACTS | {"index"},
     "server": {"errors", "util", "index"},
     "ci": CONTRACTS | {"build", "verify", "publish"},
+    # reads requirements files (build) and the simple API (index); neither may import the other
+    "outdated": CONTRACTS | {"build", "index"},
 }
 
 

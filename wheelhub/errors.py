@@ -45,7 +45,34 @@ class ConfigError(UsageError):
 
 
 class Interrupted(WheelhubError):
+    """A run stopped by a signal; its exit status is 128 + the signal's number."""
+
     exit_code = 130
+
+    @classmethod
+    def after(cls, signal_name: str, status: int, *, done: int, total: int,
+              wheelhouse: str) -> Interrupted:
+        return cls(f"interrupted ({signal_name}) after {done} of {total} entries: containers "
+                   f"removed; finished wheels and the manifest were kept in {wheelhouse}",
+                   hint=f"run the same command again: it builds the {total - done} unfinished "
+                   "entries", exit_code=status)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a CI cancelling the job, a closed terminal) raised in the main
+    thread: a KeyboardInterrupt, so every Ctrl-C cleanup path handles it too."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum = signum
+        self.name = name
+
+
+def stop_status(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """The signal's name and the exit status of a run it stopped (Ctrl-C: SIGINT, 130)."""
+    if isinstance(stop, Stopped):
+        return stop.name, 128 + stop.signum
+    return "SIGINT", 130
 
 
 class WheelhouseInputError(UsageError):

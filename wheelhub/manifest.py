@@ -21,7 +21,9 @@ from wheelhub.util.fileio import atomic_write_bytes
 MANIFEST_NAME = "wheelhub-manifest.json"
 FORMAT_VERSION = 1
 
-BuildStatus = Literal["built", "cached", "failed", "skipped"]
+# "interrupted": not built because the run stopped first (a signal, a full disk, a lost
+# daemon); not a failure of the package, and the next run builds it.
+BuildStatus = Literal["built", "cached", "failed", "skipped", "interrupted"]
 TestStatus = Literal["passed", "failed", "untested"]
 
 
@@ -171,6 +173,7 @@ class ManifestWriter:
     def __init__(self, manifest: Manifest, wheelhouse: Path) -> None:
         self.manifest = manifest
         self.wheelhouse = wheelhouse
+        self.recorded: set[tuple[str, str]] = set()  # (project, python) finished this run
         self._lock = threading.Lock()
 
     def update(self, change: Callable[[Manifest], Manifest]) -> None:
@@ -182,3 +185,5 @@ class ManifestWriter:
 
     def record(self, entry: Entry) -> None:
         self.update(lambda manifest: manifest.with_entry(entry))
+        with self._lock:
+            self.recorded.add((entry.project, entry.python))

@@ -78,6 +78,7 @@ _BUILDING = frozenset({"build", "test", "shell", "ci", "config"})
 _PUBLISHING = frozenset({"publish", "ci"})
 _LABELLING = _PUBLISHING | {"label-for"}
 _HUB = frozenset({"serve", "token", "label", "owner"})
+_KNOWING = frozenset({"graph", "outdated"})  # read what was built / what the index has
 
 OPTIONS: tuple[OptionSpec, ...] = (
     # -- where the configuration is (command line and environment only)
@@ -85,11 +86,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
                in_file=False, commands=frozenset({"publish", "label-for"}),
                help="the checkout to work in: its wheelhub.yaml, git branch and relative paths"),
     OptionSpec(name="config", kind="path", default="", in_file=False,
-               commands=_BUILDING | _LABELLING | _HUB,
+               commands=_BUILDING | _LABELLING | _HUB | _KNOWING,
                help="configuration file (default: wheelhub.yaml in the directory, if present)"),
     # -- build (and test, shell)
     OptionSpec(name="requirements", kind="path", default="requirements.txt",
-               flags=("-r", "--requirements"), commands=_BUILDING,
+               flags=("-r", "--requirements"), commands=_BUILDING | {"outdated"},
                help="requirements file to build (pip syntax, -r/-c includes)"),
     OptionSpec(name="build_requirements", kind="path", default="requirements-build.txt",
                flags=("-b", "--build-requirements"), commands=_BUILDING,
@@ -98,7 +99,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(name="setup", kind="path", default="build-setup.sh", commands=_BUILDING,
                help="setup hook sourced once per container before any build "
                "('' for none; the default is skipped when absent)"),
-    OptionSpec(name="python", kind="str", default="all", commands=_BUILDING,
+    OptionSpec(name="python", kind="str", default="all", commands=_BUILDING | {"graph"},
                help="Python prefixes: tags (cp311,cp312), 'all', or globs ('cp31*')"),
     OptionSpec(name="image", kind="str", default=DEFAULT_IMAGE, commands=_BUILDING,
                help="manylinux build image; a local image is used as is, never pulled"),
@@ -107,7 +108,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(name="jobs", kind="int", default=2, flags=("-j", "--jobs"), commands=_BUILDING,
                help="Python prefixes built in parallel"),
     OptionSpec(name="wheelhouse", kind="path", default="wheelhouse", flags=("-w", "--wheelhouse"),
-               commands=_BUILDING | {"publish"},
+               commands=_BUILDING | {"publish", "graph"},
                help="the wheelhouse: wheels, manifest, logs and reports"),
     OptionSpec(name="network", kind="str", default="", commands=_BUILDING,
                help="Docker network mode for build containers ('host' where there is "
@@ -126,6 +127,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(name="cache_dir", kind="path", default="", commands=_BUILDING,
                help="host directory for pip/ccache caches mounted into containers "
                "(default: $XDG_CACHE_HOME/wheelhub)"),
+    OptionSpec(name="memory", kind="size", default="0", metavar="SIZE", commands=_BUILDING,
+               help="memory limit of build and test containers (4G, 512M; swap included), "
+               "so a compile that needs more is killed alone, reported as out of memory; "
+               "0: no limit"),
     OptionSpec(name="force", kind="bool", default=False, commands=_BUILDING,
                help="rebuild everything, ignoring the manifest's cache"),
     OptionSpec(name="runtime_image", kind="str", default="python:{version}-slim",
@@ -166,6 +171,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
                flags=("--no-publish-on-failure",), commands=frozenset({"ci"}),
                help="publish nothing if any build or test failed "
                "(default: publish what passed, then exit non-zero)"),
+    # -- outdated
+    OptionSpec(name="outdated.index_url", kind="str", default="https://pypi.org/simple/",
+               env_name="PIP_INDEX_URL", flags=("-i", "--index-url"), metavar="URL",
+               commands=frozenset({"outdated"}),
+               help="simple index asked for newer versions (pip's PIP_INDEX_URL; a hub label's "
+               "/simple/ URL works too)"),
+    OptionSpec(name="outdated.pre", kind="bool", default=False, commands=frozenset({"outdated"}),
+               help="consider pre-releases too"),
     # -- the hub
     OptionSpec(name="serve.root", kind="path", default="", env_name="WHEELHUB_ROOT",
                metavar="DIR", commands=_HUB, help="the hub's data directory"),
@@ -185,6 +198,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "(default: an upload with a matching token creates the label)"),
     OptionSpec(name="serve.access_log", kind="bool", default=False, commands=frozenset({"serve"}),
                help="log every request (tokens in paths are masked)"),
+    OptionSpec(name="serve.header_timeout", kind="int", default=10, metavar="SECONDS",
+               commands=frozenset({"serve"}),
+               help="close a connection whose request line and headers take longer"),
+    OptionSpec(name="serve.body_timeout", kind="int", default=30, metavar="SECONDS",
+               commands=frozenset({"serve"}),
+               help="408 for a request body silent this long, or slower than 1 KiB/s after it"),
+    OptionSpec(name="serve.keep_alive_timeout", kind="int", default=5, metavar="SECONDS",
+               commands=frozenset({"serve"}), help="close idle keep-alive connections after"),
+    OptionSpec(name="serve.max_connections", kind="int", default=1000,
+               commands=frozenset({"serve"}), help="open connections; more are closed at once"),
 )
 _SPECS = {spec.name: spec for spec in OPTIONS}
 COMMANDS = tuple(sorted(frozenset().union(*(spec.commands for spec in OPTIONS))))
@@ -428,6 +451,7 @@ class BuildOptions:
     only_binary: tuple[str, ...] = ()
     plat: str | None = None
     keep_container: bool = False
+    memory: int = 0  # bytes; 0: no limit
     cache_dir: Path
     force: bool = False
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
@@ -466,6 +490,7 @@ class BuildOptions:
             only_binary=_split(config.get("only_binary")),
             plat=config.get("plat") or None,
             keep_container=config.get("keep_container"),
+            memory=config.get("memory"),
             cache_dir=(cwd / cache_raw).resolve() if cache_raw else default_cache_dir(env),
             force=config.get("force"),
             recipes=config.recipes,
@@ -489,9 +514,11 @@ class TestOptions:
     jobs: int = default("jobs")
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     keep_container: bool = default("keep_container")
+    memory: int = 0  # bytes; 0: no limit
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, build: BuildOptions) -> TestOptions:
         return cls(wheelhouse=build.wheelhouse, project_dir=build.project_dir, python=build.python,
                    runtime_image=str(config.get("runtime_image")), jobs=build.jobs,
-                   recipes=build.recipes, keep_container=build.keep_container)
+                   recipes=build.recipes, keep_container=build.keep_container,
+                   memory=build.memory)

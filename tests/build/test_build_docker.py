@@ -261,7 +261,9 @@ def test_ctrl_c_removes_containers_and_keeps_a_consistent_manifest(
     _, rest = process.communicate(timeout=120)
     assert process.returncode == 130, "".join(seen) + rest
     assert "interrupted" in rest
-    leftovers = docker_client.containers.list(all=True, filters={"label": "org.wheelhub.build.run"})
+    # Its own containers (labelled with its pid): other builds may run on this daemon.
+    leftovers = docker_client.containers.list(
+        all=True, filters={"label": f"org.wheelhub.pid={process.pid}"})
     assert leftovers == []
     manifest = json.loads((tmp_path / "wh" / "wheelhub-manifest.json").read_text())
     kept = {w["filename"] for e in manifest["entries"] for w in e["wheels"]}

@@ -35,7 +35,9 @@ def test_build_container_sees_inputs_read_only_and_a_writable_cache(
     assert mounts(args) == {"/project": (str(tmp_path), True),
                             "/wheelhub/wheelhouse": (str(tmp_path / "wheelhouse"), True),
                             "/wheelhub/cache": (str(tmp_path / "cache"), False)}
-    assert args["labels"] == {"org.wheelhub.build.run": "cp311"}
+    assert args["labels"] == {"org.wheelhub.build.run": "cp311", "org.wheelhub.kind": "build",
+                              "org.wheelhub.keep": "0"}
+    assert "mem_limit" not in args  # no --memory: the engine's default (no limit)
     assert args["name"] == "wheelhub-cp311-0123abcd"
     assert args["image"] == "builder:1" and args["working_dir"] == "/wheelhub/work"
     assert "network_mode" not in args  # the engine's default network

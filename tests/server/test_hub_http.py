@@ -136,7 +136,7 @@ def test_oversized_upload_is_413(hub: HubProcess, owner: str, upload_token: str,
 
 def test_tokens_scopes_globs_expiry_revocation(hub: HubProcess, owner: str, wheel: Path) -> None:
     url = hub.upload_url(owner, "feature-x")
-    assert upload(url, wheel, None).status == 404  # no such owner yet
+    assert upload(url, wheel, None).status == 401  # no token: 401 before any lookup
     read_only = create_token(hub.root, owner=owner, scope="read")  # creates the owner
     assert upload(url, wheel, None).status == 401
     assert upload(url, wheel, "whk_" + "x" * 43).status == 401

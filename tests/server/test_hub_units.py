@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import BinaryIO
+
 import pytest
 
 from tests.support.hub import multipart
@@ -12,7 +15,7 @@ from wheelhub.index.simple import ACCEPT
 from wheelhub.server import tokens
 from wheelhub.server.asgi import negotiate
 from wheelhub.server.errors import UploadRejected
-from wheelhub.server.multipart import parse_form
+from wheelhub.server.multipart import Form, FormParser
 from wheelhub.server.storage import Scope, TokenRecord
 from wheelhub.util.redact import redact
 
@@ -62,11 +65,29 @@ def test_negotiation_follows_pep_691() -> None:
     assert negotiate("text/html") == "text/html"
 
 
-def test_multipart_roundtrip() -> None:
+def parse_form(body: bytes, content_type: str, directory: Path, chunk: int) -> Form:
+    """Feed *body* in *chunk*-byte pieces, as it arrives from a socket."""
+    def new_file() -> tuple[BinaryIO, Path]:
+        path = directory / f"part-{len(list(directory.iterdir()))}"
+        return path.open("wb"), path
+
+    parser = FormParser(content_type, new_file)
+    try:
+        for start in range(0, len(body), chunk):
+            parser.feed(body[start:start + chunk])
+        return parser.finish()
+    finally:
+        parser.close()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
+def test_multipart_roundtrip_in_any_chunking(tmp_path: Path, chunk: int) -> None:
+    content = b"\r\n--not-a-boundary\r\nbytes" * 50
     body, content_type = multipart({":action": "file_upload", "name": "x"}, "x-1.0.tar.gz",
-                                   b"\r\n--not-a-boundary\r\nbytes")
-    form = parse_form(body, content_type)
+                                   content)
+    form = parse_form(body, content_type, tmp_path, chunk)
     assert form.fields == {":action": "file_upload", "name": "x"}
-    assert form.files["content"].data == b"\r\n--not-a-boundary\r\nbytes"
+    upload = form.files["content"]
+    assert upload.path.read_bytes() == content and upload.size == len(content)
     with pytest.raises(UploadRejected):
-        parse_form(body[:-10], content_type)
+        parse_form(body[:-10], content_type, tmp_path, chunk)

@@ -49,13 +49,17 @@ class HubProcess:
 
 @contextlib.contextmanager
 def running_hub(root: Path, *, extra_args: Sequence[str] = (),
-                env: Mapping[str, str] | None = None) -> Iterator[HubProcess]:
-    """``wheelhub serve --root ROOT`` on a free 127.0.0.1 port, stopped on exit."""
+                env: Mapping[str, str] | None = None,
+                wrapper: Sequence[str] = ()) -> Iterator[HubProcess]:
+    """``wheelhub serve --root ROOT`` on a free 127.0.0.1 port, stopped on exit.
+
+    *wrapper* runs before the command, which it must ``exec`` (so the pid is the hub's).
+    """
     root.mkdir(parents=True, exist_ok=True)
     log_path = root.parent / f"{root.name}-serve.log"
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "wheelhub", "serve", "--root", str(root),
+    command = [*wrapper, sys.executable, "-m", "wheelhub", "serve", "--root", str(root),
                "--host", "127.0.0.1", "--port", str(port), *extra_args]
     with running(command, urls.health_url(base_url), log=log_path,
                  env={**os.environ, **(env or {})}) as process:

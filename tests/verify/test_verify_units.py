@@ -71,11 +71,14 @@ def test_runtime_image_template_or_layout() -> None:
 
 
 def test_runtime_container_has_no_network_and_read_only_inputs(tmp_path: Path) -> None:
-    options = TestOptions(wheelhouse=tmp_path / "wheelhouse", project_dir=tmp_path)
+    options = TestOptions(wheelhouse=tmp_path / "wheelhouse", project_dir=tmp_path,
+                          memory=512 * 1024**2)
     args = verify.runtime_spec(options, "sha256:abc", "cp311").create_args("x")
     assert args["network_mode"] == "none"
     assert args["image"] == "sha256:abc"
-    assert args["labels"] == {"org.wheelhub.test": "cp311"}
+    assert args["labels"] == {"org.wheelhub.test": "cp311", "org.wheelhub.kind": "test",
+                              "org.wheelhub.keep": "0"}
+    assert args["mem_limit"] == args["memswap_limit"] == 512 * 1024**2
     assert {(m["Source"], m["ReadOnly"]) for m in args["mounts"]} == {
         (str(tmp_path / "wheelhouse"), True), (str(tmp_path), True)}
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 from wheelhub.errors import UsageError, WheelhubError
 
@@ -35,6 +38,28 @@ class WheelhouseError(WheelhubError):
         return cls(f"wheelhouse '{path}' is not writable ({detail})",
                    hint="choose another directory with -w, or fix its permissions",
                    exit_code=2)
+
+
+    @classmethod
+    def disk_full(cls, path: Path, *, needed: int | None = None,
+                  partial_removed: bool = True) -> WheelhouseError:
+        try:
+            free = f", {_size(shutil.disk_usage(path.parent).free)} free"
+        except OSError:
+            free = ""
+        need = f" (needed {_size(needed)}{free})" if needed else (f" ({free[2:]})" if free else "")
+        removed = "; the partial file was removed" if partial_removed else ""
+        return cls(f"no space left on device writing {path}{need}{removed}",
+                   hint="free space on that filesystem or choose another wheelhouse (-w), then "
+                   "run `wheelhub build` again: finished wheels and the manifest were kept, "
+                   "so it builds only what is missing", exit_code=1)
+
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.0f} KiB" if size < 1024**2 else f"{size / 1024**2:.1f} MiB"
 
 
 class BuildFailed(WheelhubError):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
-from collections.abc import Sequence
-from pathlib import PurePosixPath
+from collections.abc import Mapping, Sequence
 
 from packaging.utils import parse_wheel_filename
+
+from wheelhub.build.sbom import PROBE_SCRIPT, Library, cyclonedx, original_name, parse_probe, vendored_in, with_sbom
+from wheelhub.engines.base import LineSink, Session
 
 
 def needs_repair(filename: str) -> bool:
@@ -29,9 +32,34 @@ def repair_command(wheel: str, *, plat: str | None, out_dir: str,
 def vendored_libraries(wheel_path: str) -> tuple[str, ...]:
     """Shared libraries auditwheel grafted into the wheel (``<pkg>.libs/*.so*``)."""
     with zipfile.ZipFile(wheel_path) as archive:
-        names = [PurePosixPath(n) for n in archive.namelist()]
-    return tuple(sorted(p.name for p in names
-                        if len(p.parts) == 2 and p.parts[0].endswith(".libs") and ".so" in p.name))
+        return vendored_in(archive.namelist())
+
+
+def attach_sbom(session: Session, wheel: str, *, env: Mapping[str, str],
+                sink: LineSink) -> tuple[Library, ...]:
+    """Add the SBOM of the libraries auditwheel grafted into *wheel* (in the session).
+
+    Asks the build image where each library came from (its package manager, if any)
+    and rewrites the wheel in place; a wheel with nothing grafted is left as it is.
+    """
+    data = session.read_file(wheel)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        grafted = vendored_in(archive.namelist())
+    if not grafted:
+        return ()
+    output: list[str] = []
+
+    def collect(line: str) -> None:
+        output.append(line)
+        sink(line)
+
+    names = sorted({original_name(g) for g in grafted})
+    sink("+ (sbom) which package provides " + " ".join(names))
+    session.run(["sh", "-c", PROBE_SCRIPT, "wheelhub-sbom", *names], env=env, sink=collect)
+    libraries = parse_probe(output, grafted)
+    filename = wheel.rsplit("/", 1)[-1]
+    session.write_file(wheel, with_sbom(data, cyclonedx(filename, libraries)))
+    return libraries
 
 
 _SYMBOLS = re.compile(r"too-recent versioned symbols?:?\s*(?P<detail>.*)", re.IGNORECASE)

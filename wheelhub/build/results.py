@@ -28,6 +28,7 @@ class BuildResult:
     pruned: tuple[str, ...] = ()
     reports: dict[str, Path] = field(default_factory=dict)
     interrupted: bool = False
+    to_build: int = 0  # entries this run meant to build (not cached, not skipped)
 
     @property
     def ok(self) -> bool:
@@ -36,7 +37,8 @@ class BuildResult:
 
     @property
     def failures(self) -> list[Entry]:
-        return [e for e in self.entries if not e.ok]
+        """Entries that failed to build (not those a stopped run never finished)."""
+        return [e for e in self.entries if e.status == "failed"]
 
     def count(self, status: str) -> int:
         return sum(1 for e in self.entries if e.status == status)

@@ -3,7 +3,9 @@
 Flow: parse inputs → inspect the image → plan (cache verdicts) → run the prefixes
 that have work in parallel (up to ``jobs``) → prune stale wheels → manifest and
 reports. A failing package or prefix never discards the others' wheels; the
-manifest is saved after every entry, so Ctrl-C leaves it consistent.
+manifest is saved after every entry, so Ctrl-C leaves it consistent. When the run stops
+early (a signal, a full disk, a lost daemon), what it did not finish is recorded as
+``interrupted``, never as failed, and the next run builds exactly that.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from wheelhub.build.errors import HookError
+from wheelhub.build.errors import DISK_FULL, HookError, WheelhouseError
 from wheelhub.build.plan import CommonInputs, Plan, PlannedEntry, digest_of, make_plan
 from wheelhub.build.report import write_reports
 from wheelhub.build.requirements import RequirementSet, parse_requirements
@@ -23,8 +25,9 @@ from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe
 from wheelhub.engines import make_engine
 from wheelhub.engines.base import Engine, ImageInfo
+from wheelhub.engines.errors import EngineError
 from wheelhub.engines.pythons import PythonPrefix
-from wheelhub.errors import Interrupted
+from wheelhub.errors import Interrupted, WheelhubError, stop_status
 from wheelhub.manifest import Entry, Manifest, ManifestWriter
 from wheelhub.options import BuildOptions
 from wheelhub.util.log import get_logger, prefix
@@ -100,25 +103,70 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
                 len(requirements.requirements), len(plan.pythons), cached,
                 sum(1 for e in plan.entries if e.needs_build), len(todo))
     failures: list[PrefixFailure] = []
-    interrupted = False
+    stop: KeyboardInterrupt | WheelhubError | None = None
     if todo:
         try:
             failures = _run_prefixes(todo, plan, options, engine, image, requirements,
                                      build_requirements, common, wheelhouse, writer)
-        except KeyboardInterrupt:
-            interrupted = True
-    final = _reconcile(writer.manifest, options.wheelhouse)
-    final.save(options.wheelhouse)
-    pruned = wheelhouse.prune(old_manifest, final) if not interrupted else []
+        except (KeyboardInterrupt, WheelhubError) as error:
+            stop = error
+        except OSError as error:  # a log or the manifest on a full disk
+            if error.errno not in DISK_FULL:
+                raise
+            stop = WheelhouseError.disk_full(Path(error.filename or options.wheelhouse),
+                                             partial_removed=False)
+    why = _why_unfinished(stop, failures)
+    final = _reconcile(_unfinished(writer, plan, why), options.wheelhouse)
+    interrupted = isinstance(stop, KeyboardInterrupt)
+    pruned = [] if stop is not None else wheelhouse.prune(old_manifest, final)
     result = BuildResult(wheelhouse=options.wheelhouse, entries=final.entries,
                          prefix_failures=tuple(failures), containers_started=len(todo),
                          duration=round(time.monotonic() - started, 2), image=image.reference,
-                         image_id=image.id, pruned=tuple(pruned), interrupted=interrupted)
-    result = replace(result, reports=write_reports(result))
-    if interrupted:
-        raise Interrupted("interrupted: containers removed; finished wheels and the manifest "
-                          f"were kept in {options.wheelhouse}")
+                         image_id=image.id, pruned=tuple(pruned), interrupted=interrupted,
+                         to_build=sum(1 for e in plan.entries if e.needs_build))
+    try:
+        final.save(options.wheelhouse)
+        result = replace(result, reports=write_reports(result))
+    except OSError as error:
+        # On a full disk the manifest saved after the last finished entry stands.
+        if stop is None or error.errno not in DISK_FULL:
+            raise
+    if isinstance(stop, KeyboardInterrupt):
+        name, status = stop_status(stop)
+        raise Interrupted.after(name, status, done=result.to_build - result.count("interrupted"),
+                                total=result.to_build, wheelhouse=str(options.wheelhouse))
+    if stop is not None:
+        raise stop
     return result
+
+
+def _why_unfinished(stop: BaseException | None,
+                    failures: list[PrefixFailure]) -> dict[str | None, str]:
+    """Why entries were not built, per Python (None: every Python)."""
+    why: dict[str | None, str] = {f.python: f"not built: {f.message}" for f in failures}
+    if isinstance(stop, KeyboardInterrupt):
+        why[None] = f"not built: the run was interrupted ({stop_status(stop)[0]}) first"
+    elif isinstance(stop, WheelhubError):
+        why[None] = f"not built: the run stopped first ({stop.message})"
+    return why
+
+
+def _unfinished(writer: ManifestWriter, plan: Plan, why: dict[str | None, str]) -> Manifest:
+    """The manifest with every entry this run meant to build but did not finish recorded as
+    interrupted (no wheels, not a failure): the next run builds exactly these."""
+    manifest = writer.manifest
+    for planned in plan.entries:
+        pair = (planned.line.project, planned.python.tag)
+        if not planned.needs_build or pair in writer.recorded:
+            continue
+        reason = why.get(planned.python.tag) or why.get(None)
+        if reason is None:
+            continue
+        manifest = manifest.with_entry(Entry(
+            requirement=str(planned.line.requirement), project=planned.line.project,
+            python=planned.python.tag, key=planned.key, status="interrupted",
+            inputs=planned.inputs, error=reason))
+    return manifest
 
 
 def prepared_key(options: BuildOptions, common: CommonInputs, python: PythonPrefix) -> str:
@@ -169,8 +217,9 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
                     failure = future.result()
                     if failure is not None:
                         failures.append(failure)
-        except KeyboardInterrupt:
-            logger.info("interrupted: stopping containers, keeping finished wheels")
+        except BaseException as stop:  # a signal, a full disk: stop every prefix now
+            what = "interrupted" if isinstance(stop, KeyboardInterrupt) else "stopping"
+            logger.info("%s: removing containers, keeping finished wheels", what)
             engine.cancel()
             for future in futures:
                 future.cancel()
@@ -183,6 +232,20 @@ def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engin
                   image: ImageInfo, requirements: RequirementSet,
                   build_requirements: RequirementSet | None, common: CommonInputs,
                   wheelhouse: Wheelhouse, writer: ManifestWriter) -> PrefixFailure | None:
+    try:
+        return _build_in_session(python, plan, options, engine, image, requirements,
+                                 build_requirements, common, wheelhouse, writer)
+    except EngineError as error:  # the daemon went away: this prefix stops, others go on
+        with prefix(python.tag):
+            logger.info("FAILED: %s", error.message)
+        return PrefixFailure(python=python.tag, message=error.message, log="",
+                             tail=(f"hint: {error.hint}",) if error.hint else ())
+
+
+def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, engine: Engine,
+                      image: ImageInfo, requirements: RequirementSet,
+                      build_requirements: RequirementSet | None, common: CommonInputs,
+                      wheelhouse: Wheelhouse, writer: ManifestWriter) -> PrefixFailure | None:
     todo = [e for e in plan.for_python(python) if e.needs_build]
     key = prepared_key(options, common, python)
     with prefix(python.tag), engine.session(python, name=python.tag, prepared_key=key) as session:

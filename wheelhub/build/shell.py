@@ -164,7 +164,7 @@ def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellCo
                      "choose with --python")
     scratch = Path(tempfile.mkdtemp(prefix="wheelhub-shell-"))
     try:
-        with engine.session(python, name=f"shell-{python.tag}") as session:
+        with engine.session(python, name=f"shell-{python.tag}", kind="shell") as session:
             steps = PrefixBuild(session=session, options=options, requirements=requirements,
                                 build_requirements=build_requirements,
                                 common=common_inputs(options, image, requirements),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelhub.build.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
-from wheelhub.build.repair import explain_failure, needs_repair, repair_command
+from wheelhub.build.repair import attach_sbom, explain_failure, needs_repair, repair_command
 from wheelhub.build.requirements import RequirementSet
 from wheelhub.build.wheelhouse import Wheelhouse
 from wheelhub.engines.base import Session, shell_join
@@ -66,6 +66,7 @@ class PrefixBuild:
     plat: str | None
     wheelhouse: Wheelhouse
     env: dict[str, str] = field(default_factory=dict)
+    oom_kills: int = 0  # the container's OOM-kill count after the last step
 
     @property
     def tag(self) -> str:
@@ -93,6 +94,9 @@ class PrefixBuild:
             "PIP_ROOT_USER_ACTION": "ignore",
             "PIP_NO_INPUT": "1",
             "PIP_PROGRESS_BAR": "off",
+            # A dropped connection is retried with backoff before an entry fails.
+            "PIP_RETRIES": "5",
+            "PIP_TIMEOUT": "60",
             "WHEELHUB_PYTHON_TAG": self.tag,
             "WHEELHUB_PYTHON": self.python,
         }
@@ -122,6 +126,7 @@ class PrefixBuild:
         else:
             exported = self._prepare_fresh(capture)
             self.session.snapshot(exported)
+        self.oom_kills = self._oom_kills()
         if self.build_requirements is not None:
             # Isolated builds inherit the environment, so they see the same pins.
             self.env["PIP_CONSTRAINT"] = self._work("build-constraints.txt")
@@ -184,14 +189,14 @@ class PrefixBuild:
                 code = self.session.run(["bash", "-c", command], env=env, sink=capture,
                                         workdir=self.session.paths.project)
                 if code != 0:
-                    return self._failed(planned, capture, started,
-                                        f"recipe setup command exited with status {code}: {command}")
+                    return self._failed(planned, capture, started, self._why(
+                        "recipe setup command", code, capture) + f": {command}")
         out_dir = self._work("out", project)
         argv = self._pip_wheel_command(planned, recipe, out_dir)
         capture.note(shell_join(argv))
         code = self.session.run(argv, env=env, sink=capture, workdir=self.session.paths.project)
         if code != 0:
-            return self._failed(planned, capture, started, f"pip wheel exited with status {code}")
+            return self._failed(planned, capture, started, self._why("pip wheel", code, capture))
         records: list[WheelRecord] = []
         for wheel in self.session.list_files(out_dir, ".whl"):
             final = wheel
@@ -262,7 +267,36 @@ class PrefixBuild:
                     if w.rsplit("/", 1)[-1].split("-")[0] == name]
         if not produced:
             return "error:auditwheel reported success but wrote no wheel"
+        attach_sbom(self.session, produced[-1], env=self.env, sink=capture)  # PEP 770 SBOM
         return produced[-1]
+
+    # -- why a step failed ------------------------------------------------------------------
+    def _why(self, what: str, code: int, capture: LogCapture) -> str:
+        """A failed step's cause: killed for memory, a full disk, or its exit status."""
+        kills = self._oom_kills()
+        killed, self.oom_kills = kills > self.oom_kills, kills
+        if code == 137 or killed:
+            limit = self.options.memory
+            raise_it = (f"raise --memory (now {_megabytes(limit)})" if limit
+                        else "set a container memory limit (--memory 4G)")
+            return (f"{what} killed (out of memory?) with status {code}: the compiler or "
+                    f"build needed more memory than the container had; use --jobs 1, "
+                    f"MAKEFLAGS=-j1 in the recipe's env, or {raise_it}")
+        if any("No space left on device" in line for line in capture.tail):
+            return (f"{what} ran out of disk space (No space left on device, status {code}): "
+                    f"free space in the cache directory {self.options.cache_dir} or in "
+                    "Docker's storage (`docker system df`), then build again")
+        return f"{what} exited with status {code}"
+
+    def _oom_kills(self) -> int:
+        """How many processes the kernel killed in this session for memory (cgroup v2 or v1)."""
+        lines: list[str] = []
+        self.session.run(["sh", "-c", "cat /sys/fs/cgroup/memory.events "
+                          "/sys/fs/cgroup/memory/memory.oom_control 2>/dev/null; true"],
+                         env={}, sink=lines.append, workdir="/")
+        counts = [int(line.split()[1]) for line in lines
+                  if line.startswith("oom_kill ") and line.split()[1].isdigit()]
+        return max(counts, default=0)
 
     def _failed(self, planned: PlannedEntry, capture: LogCapture, started: float,
                 message: str) -> Entry:
@@ -278,6 +312,10 @@ class PrefixBuild:
             return str(capture.path.relative_to(self.wheelhouse.path))
         except ValueError:
             return str(capture.path)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024**2:.0f}M"
 
 
 def _parse_env(data: bytes) -> dict[str, str]:

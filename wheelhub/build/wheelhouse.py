@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from wheelhub.build.errors import WheelhouseError
+from wheelhub.build.errors import DISK_FULL, WheelhouseError
 from wheelhub.build.repair import vendored_libraries
 from wheelhub.engines.base import Session
 from wheelhub.manifest import Manifest, WheelRecord
@@ -51,11 +51,16 @@ class Wheelhouse:
         with self._lock:
             first = filename not in self._written_this_run
         if first:
-            with atomic_writer(target) as handle:
-                def write(chunk: bytes) -> None:
-                    handle.write(chunk)
+            try:
+                with atomic_writer(target) as handle:
+                    def write(chunk: bytes) -> None:
+                        handle.write(chunk)
 
-                session.copy_out(source, write)
+                    session.copy_out(source, write)
+            except OSError as error:  # atomic_writer removed the partial file
+                if error.errno not in DISK_FULL:
+                    raise
+                raise WheelhouseError.disk_full(target, needed=session.size(source)) from None
             with self._lock:
                 self._written_this_run.add(filename)
         return describe(target, repaired=repaired)

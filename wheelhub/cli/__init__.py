@@ -5,7 +5,8 @@ declares it: ``HELP`` (and ``DESCRIPTION``, ``EPILOG``), ``run(args) -> exit cod
 options come from :data:`wheelhub.options.OPTIONS`), and ``configure(parser)`` for
 arguments of its own or subcommands. This module is the
 single error boundary: a :class:`WheelhubError` becomes ``error:``/``hint:`` lines
-and its exit code; a traceback only with ``--debug``.
+and its exit code; a traceback only with ``--debug``. SIGTERM and SIGHUP (how CI systems
+cancel a job) are handled like Ctrl-C: containers removed, finished work kept, exit 128 + N.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from typing import Any
 
 from wheelhub import __version__
 from wheelhub.cli.options import add_options
-from wheelhub.errors import WheelhubError
+from wheelhub.errors import Stopped, WheelhubError, stop_status
 from wheelhub.util.log import get_logger, setup_logging
 from wheelhub.util.redact import redact
 
@@ -37,6 +40,7 @@ COMMAND_MODULES = (
     "wheelhub.cli.label",
     "wheelhub.cli.owner",
     "wheelhub.cli.ci",
+    "wheelhub.cli.graph", "wheelhub.cli.outdated",
 )
 
 
@@ -76,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    previous = _stop_on_signals()
     try:
         code: int = args.func(args)
     except WheelhubError as error:
@@ -86,12 +91,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if error.hint:
             print(f"hint: {redact(error.hint)}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        name, status = stop_status(stop)
+        print(f"error: interrupted ({name})", file=sys.stderr)
+        return status
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         logging.shutdown()
     return code
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """SIGINT, SIGTERM and SIGHUP raise in the main thread once; a second signal (GitHub
+    sends SIGTERM 7.5 s after SIGINT) must not cut the cleanup the first one started.
+    Returns the handlers replaced (none when not on the main thread, as in embedding code)."""
+    stopping = False
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            get_logger().info("already stopping: removing containers, keeping finished work")
+            return
+        stopping = True
+        raise Stopped(signum, signal.Signals(signum).name)
+
+    return {signum: signal.signal(signum, handler)
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
 
 if __name__ == "__main__":

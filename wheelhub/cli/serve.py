@@ -16,6 +16,7 @@ DESCRIPTION = (
 
 def run(args: argparse.Namespace) -> int:
     from wheelhub.server.hub import HubSettings
+    from wheelhub.server.limits import ConnectionLimits
     from wheelhub.server.serve import ServeOptions, serve
 
     config = resolved_from_args(args)
@@ -23,7 +24,11 @@ def run(args: argparse.Namespace) -> int:
                            max_upload_bytes=config.get("serve.max_upload_size"),
                            max_unpacked_bytes=config.get("serve.max_unpacked_size"),
                            create_labels_on_upload=config.get("serve.create_labels"),
-                           access_log=config.get("serve.access_log"))
+                           access_log=config.get("serve.access_log"),
+                           body_timeout=config.get("serve.body_timeout"))
+    limits = ConnectionLimits(header_timeout=config.get("serve.header_timeout"),
+                              keep_alive_timeout=config.get("serve.keep_alive_timeout"),
+                              max_connections=config.get("serve.max_connections"))
     serve(ServeOptions(settings=settings, host=config.get("serve.host"),
-                       port=config.get("serve.port")))
+                       port=config.get("serve.port"), limits=limits))
     return 0

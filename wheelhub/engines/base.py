@@ -56,7 +56,8 @@ class Session(Protocol):
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], sink: LineSink,
             workdir: str | None = None) -> int:
-        """Run *argv*; stream merged stdout/stderr lines to *sink*; return the exit status."""
+        """Run *argv*; stream merged stdout/stderr lines to *sink*; return the exit status.
+        Raises :class:`Cancelled` once the engine is cancelled."""
         ...
 
     def read_file(self, path: str) -> bytes: ...
@@ -71,12 +72,16 @@ class Session(Protocol):
         """Stream a file's bytes out of the session."""
         ...
 
+    def size(self, path: str) -> int:
+        """The size of a file in the session (what a full disk would have needed)."""
+        ...
+
 
 class Engine(Protocol):
     def inspect(self) -> ImageInfo: ...
 
-    def session(self, python: PythonPrefix, *, name: str,
-                prepared_key: str | None = None) -> contextlib.AbstractContextManager[Session]:
+    def session(self, python: PythonPrefix, *, name: str, prepared_key: str | None = None,
+                kind: str = "build") -> contextlib.AbstractContextManager[Session]:
         """A session for *python*; with *prepared_key*, start from a snapshot made by an
         earlier session with the same key if there is one."""
         ...
@@ -107,6 +112,11 @@ class LineBuffer:
         if self._pending:
             self._sink(self._pending.decode("utf-8", "replace"))
             self._pending = b""
+
+
+class Cancelled(Exception):
+    """A session command did not run or was cut short: the run is being stopped (a signal,
+    a full disk). Raised instead of an exit status, so no step records it as a failure."""
 
 
 class CancelToken:

@@ -55,7 +55,7 @@ class ContainerEngine:
         return ImageInfo(reference=self.options.image, id=image.id, env=image.env,
                          pythons=tuple(prefixes_from_listing("/opt/python", names)))
 
-    def spec(self, image: str, name: str) -> ContainerSpec:
+    def spec(self, image: str, name: str, kind: str = "build") -> ContainerSpec:
         """A build container: the project, wheelhouse and CA bundle read-only, the cache
         writable and handed back to the invoking user at the end."""
         options = self.options
@@ -65,14 +65,14 @@ class ContainerEngine:
                   Mount(source=options.cache_dir, target=self.paths.cache, read_only=False)]
         if options.ca_bundle is not None:
             mounts.append(Mount(source=options.ca_bundle, target=CA_BUNDLE))
-        return ContainerSpec(image=image, name=name, labels={LABEL: name},
+        return ContainerSpec(image=image, name=name, labels={LABEL: name}, kind=kind,
                              workdir=self.paths.workspace, mounts=tuple(mounts),
                              network=options.network, keep=options.keep_container,
-                             hand_back=(self.paths.cache,))
+                             hand_back=(self.paths.cache,), memory=options.memory)
 
     @contextlib.contextmanager
-    def session(self, python: PythonPrefix, *, name: str,
-                prepared_key: str | None = None) -> Iterator[ContainerSession]:
+    def session(self, python: PythonPrefix, *, name: str, prepared_key: str | None = None,
+                kind: str = "build") -> Iterator[ContainerSession]:
         image, restored_env = self.options.image, None
         prepared = None
         if prepared_key is not None and not self.options.force:
@@ -81,7 +81,7 @@ class ContainerEngine:
             image, restored_env = prepared
             logger.info("starting from the prepared snapshot (hook and build requirements "
                         "already applied)")
-        with self.containers.start(self.spec(image, name), python=python, paths=self.paths,
+        with self.containers.start(self.spec(image, name, kind), python=python, paths=self.paths,
                                    snapshot_key=prepared_key,
                                    restored_env=restored_env) as session:
             yield session

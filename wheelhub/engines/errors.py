@@ -21,6 +21,16 @@ class EngineError(WheelhubError):
         )
 
 
+    @classmethod
+    def lost(cls, what: str, detail: str) -> EngineError:
+        return cls(
+            f"lost the container while {what} ({detail})",
+            hint="was the Docker daemon stopped or restarted? Once it answers again, run the "
+            "same command: finished entries are kept and only the unfinished ones run",
+            exit_code=1,
+        )
+
+
 class ImageNotFound(EngineError):
     @classmethod
     def for_image(cls, image: str, detail: str) -> ImageNotFound:

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from wheelhub.engines.base import CancelToken, ImageInfo, LineBuffer, LineSink, Paths
+from wheelhub.engines.base import Cancelled, CancelToken, ImageInfo, LineBuffer, LineSink, Paths
 from wheelhub.engines.errors import EngineError
 from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing
 from wheelhub.options import BuildOptions
@@ -36,7 +36,7 @@ class HostSession:
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], sink: LineSink,
             workdir: str | None = None) -> int:
         if self._cancel.cancelled:
-            return 130
+            raise Cancelled
         full_env = {**os.environ, **env}
         process = subprocess.Popen(list(argv), cwd=workdir or self.paths.workspace, env=full_env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -48,7 +48,10 @@ class HostSession:
             assert stdout is not None
             while chunk := os.read(stdout.fileno(), 65536):
                 buffer.feed(chunk)
-            return process.wait()
+            code = process.wait()
+            if self._cancel.cancelled:
+                raise Cancelled  # killed by cancel(): not the command's own failure
+            return code
         finally:
             buffer.close()
             self._processes.discard(process)
@@ -78,6 +81,9 @@ class HostSession:
             while chunk := handle.read(1 << 20):
                 on_chunk(chunk)
 
+    def size(self, path: str) -> int:
+        return Path(path).stat().st_size
+
 
 class HostEngine:
     def __init__(self, options: BuildOptions, *, python_root: str | None = None) -> None:
@@ -105,8 +111,8 @@ class HostEngine:
                          pythons=tuple(prefixes_from_listing(str(root), names)))
 
     @contextlib.contextmanager
-    def session(self, python: PythonPrefix, *, name: str,
-                prepared_key: str | None = None) -> Iterator[HostSession]:
+    def session(self, python: PythonPrefix, *, name: str, prepared_key: str | None = None,
+                kind: str = "build") -> Iterator[HostSession]:
         if shutil.which("auditwheel") is None:
             raise EngineError("--engine host: auditwheel is not on PATH",
                               hint="pipx install auditwheel (manylinux images ship it)")

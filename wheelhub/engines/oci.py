@@ -5,25 +5,41 @@ The only module that talks to the container engine. Modelled on cibuildwheel's
 ``finally`` (success, failure and Ctrl-C alike) unless the spec says keep. Files leave
 a container through the archive API and are written on the host by the invoking
 user, so nothing in the user's tree is root-owned whatever uid the container runs as.
+
+Every container is labelled with the run that started it (:func:`this_run`): what a
+``kill -9`` leaves behind, the next run removes (:meth:`Containers.reap_orphans`). Engine
+failures mid-run (the daemon stopped or restarted) become one :class:`EngineError`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
+import socket
 import tarfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from wheelhub.engines.base import CancelToken, LineBuffer, LineSink, Paths
+from wheelhub.engines.base import Cancelled, CancelToken, LineBuffer, LineSink, Paths
 from wheelhub.engines.errors import EngineError, ImageNotFound
 from wheelhub.engines.pythons import PythonPrefix
-from wheelhub.engines.spec import DOCKER, ContainerSpec, OCIEngineConfig
+from wheelhub.engines.spec import (
+    DOCKER,
+    HOST_LABEL,
+    KEEP_LABEL,
+    PID_LABEL,
+    RUN_LABEL,
+    STARTED_LABEL,
+    ContainerSpec,
+    OCIEngineConfig,
+)
 from wheelhub.util.fileio import owner_ids
 from wheelhub.util.log import get_logger
 
@@ -49,6 +65,69 @@ class LocalImage:
         return cls(id=str(image.id), env=env, labels=dict(config.get("Labels") or {}))
 
 
+# -- who owns a container -------------------------------------------------------------------
+def _process_started(pid: int) -> str | None:
+    """The start time of process *pid* (clock ticks since boot), None when there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the name may hold spaces
+
+
+def _host_identity() -> str:
+    """Where a pid means something: the host name and the pid namespace."""
+    try:
+        namespace = str(Path("/proc/self/ns/pid").readlink())
+    except OSError:
+        namespace = ""
+    return f"{socket.gethostname()} {namespace}".strip()
+
+
+@functools.cache
+def this_run() -> dict[str, str]:
+    """The labels naming this process as the owner of the containers it starts."""
+    pid = os.getpid()
+    return {RUN_LABEL: uuid.uuid4().hex, PID_LABEL: str(pid),
+            STARTED_LABEL: _process_started(pid) or "", HOST_LABEL: _host_identity()}
+
+
+def run_is_gone(labels: Mapping[str, str]) -> bool:
+    """Whether the run that labelled a container has ended (killed, crashed). A run on
+    another host, or a container kept on purpose (--keep-container), is never judged gone."""
+    if labels.get(KEEP_LABEL) == "1" or labels.get(HOST_LABEL) != _host_identity():
+        return False
+    try:
+        pid = int(labels.get(PID_LABEL, ""))
+    except ValueError:
+        return False
+    started, recorded = _process_started(pid), labels.get(STARTED_LABEL)
+    return started is None or (bool(recorded) and started != recorded)
+
+
+def _engine_failures() -> tuple[type[BaseException], ...]:
+    """What the SDK raises when the daemon fails or goes away mid-call."""
+    import docker.errors
+    import requests.exceptions
+    import urllib3.exceptions
+
+    return (docker.errors.DockerException, requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError, ConnectionError)
+
+
+@contextlib.contextmanager
+def engine_calls(cancel: CancelToken, what: str) -> Iterator[None]:
+    """Engine failures inside as :class:`Cancelled` when the run is being stopped (the
+    container was removed under us), else one :class:`EngineError` saying *what* failed."""
+    try:
+        yield
+    except _engine_failures() as error:
+        if cancel.cancelled:
+            raise Cancelled from None
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise EngineError.lost(what, detail) from None
+
+
 class LiveContainers:
     """Containers this process started, so Ctrl-C can remove them all at once."""
 
@@ -66,15 +145,21 @@ class LiveContainers:
             self._live.pop(name, None)
 
     def cancel(self) -> None:
-        """Mark everything cancelled and remove every live container now."""
-        import docker.errors
-
+        """Mark everything cancelled and remove every live container now, in parallel
+        (a CI runner allows a few seconds between SIGTERM and SIGKILL)."""
         self.token.cancel()
         with self._lock:
             live = list(self._live.values())
-        for container in live:
-            with contextlib.suppress(docker.errors.DockerException):
-                container.remove(force=True)
+        removals = [threading.Thread(target=_remove, args=(c,), daemon=True) for c in live]
+        for thread in removals:
+            thread.start()
+        for thread in removals:
+            thread.join(timeout=20)
+
+
+def _remove(container: Any) -> None:
+    with contextlib.suppress(*_engine_failures()):
+        container.remove(force=True)
 
 
 class ContainerSession:
@@ -98,8 +183,9 @@ class ContainerSession:
             return
         changes = [f"LABEL {PREPARED_LABEL}.env={json.dumps(json.dumps(dict(exported_env)))}",
                    f"LABEL {PREPARED_LABEL}={self.python.tag}"]
-        self._container.commit(repository=PREPARED_REPOSITORY, tag=self._snapshot_key[:40],
-                               changes=changes)
+        with engine_calls(self._cancel, "saving the prepared environment"):
+            self._container.commit(repository=PREPARED_REPOSITORY,
+                                   tag=self._snapshot_key[:40], changes=changes)
 
     @property
     def container_id(self) -> str:
@@ -108,29 +194,26 @@ class ContainerSession:
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], sink: LineSink,
             workdir: str | None = None) -> int:
         if self._cancel.cancelled:
-            return 130
+            raise Cancelled
         api = self._client.api
-        exec_id = api.exec_create(self._container.id, list(argv), environment=dict(env),
-                                  workdir=workdir or self.paths.workspace)["Id"]
         buffer = LineBuffer(sink)
-        try:
-            for chunk in api.exec_start(exec_id, stream=True):
-                buffer.feed(chunk)
-        except Exception:
-            # The container was removed under us (Ctrl-C); report as interrupted.
+        with engine_calls(self._cancel, f"running {argv[0]}"):
+            exec_id = api.exec_create(self._container.id, list(argv), environment=dict(env),
+                                      workdir=workdir or self.paths.workspace)["Id"]
+            try:
+                for chunk in api.exec_start(exec_id, stream=True):
+                    buffer.feed(chunk)
+            finally:
+                buffer.close()
             if self._cancel.cancelled:
-                return 130
-            raise
-        finally:
-            buffer.close()
-        if self._cancel.cancelled:
-            return 130
-        code = api.exec_inspect(exec_id)["ExitCode"]
+                raise Cancelled  # the container was removed under the command
+            code = api.exec_inspect(exec_id)["ExitCode"]
         return int(code if code is not None else 1)
 
     def _tar_member(self, path: str) -> tuple[tarfile.TarFile, tarfile.TarInfo]:
-        stream, _stat = self._container.get_archive(path)
-        buffer = io.BytesIO(b"".join(stream))
+        with engine_calls(self._cancel, f"copying {path} out"):
+            stream, _stat = self._container.get_archive(path)
+            buffer = io.BytesIO(b"".join(stream))
         archive = tarfile.open(fileobj=buffer)
         member = archive.next()
         if member is None or not member.isfile():
@@ -150,6 +233,11 @@ class ContainerSession:
         while chunk := handle.read(1 << 20):
             on_chunk(chunk)
 
+    def size(self, path: str) -> int:
+        with engine_calls(self._cancel, f"reading the size of {path}"):
+            _stream, stat = self._container.get_archive(path)
+        return int(stat.get("size", 0))
+
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         directory, name = path.rsplit("/", 1)
         buffer = io.BytesIO()
@@ -158,12 +246,14 @@ class ContainerSession:
             info.size = len(data)
             info.mode = mode
             archive.addfile(info, io.BytesIO(data))
-        self._container.exec_run(["mkdir", "-p", directory])
-        self._container.put_archive(directory, buffer.getvalue())
+        with engine_calls(self._cancel, f"copying {path} in"):
+            self._container.exec_run(["mkdir", "-p", directory])
+            self._container.put_archive(directory, buffer.getvalue())
 
     def list_files(self, directory: str, suffix: str) -> list[str]:
-        result = self._container.exec_run(
-            ["find", directory, "-maxdepth", "1", "-type", "f", "-name", f"*{suffix}"])
+        with engine_calls(self._cancel, f"listing {directory}"):
+            result = self._container.exec_run(
+                ["find", directory, "-maxdepth", "1", "-type", "f", "-name", f"*{suffix}"])
         if result.exit_code != 0:
             return []
         return sorted(line for line in result.output.decode().splitlines() if line)
@@ -197,7 +287,23 @@ class Containers:
                     detail = str(error).split("(")[0].strip() or type(error).__name__
                     raise EngineError.daemon_unreachable(detail) from None
                 self._client = client
+                self.reap_orphans()
             return self._client
+
+    def reap_orphans(self) -> int:
+        """Remove the containers of wheelhub runs that are gone (``kill -9``, a crash, a
+        lost daemon); say how many. Called once per connection, so every run cleans up."""
+        found: list[Any] = []
+        with contextlib.suppress(*_engine_failures()):
+            found = self._client.containers.list(all=True, sparse=True,
+                                                 filters={"label": RUN_LABEL})
+        orphans = [c for c in found if run_is_gone(c.attrs.get("Labels") or {})]
+        for container in orphans:
+            _remove(container)
+        if orphans:
+            logger.info("removed %d container(s) left behind by wheelhub runs that are gone",
+                        len(orphans))
+        return len(orphans)
 
     # -- images ----------------------------------------------------------------------------
     def image(self, reference: str) -> LocalImage:
@@ -244,12 +350,14 @@ class Containers:
         for :meth:`prepared`; *restored_env* is what a prepared snapshot restored.
         """
         name = f"wheelhub-{spec.name}-{uuid.uuid4().hex[:8]}"
-        container = self.client.containers.create(**spec.create_args(name))
+        with engine_calls(self.cancel_token, f"creating container {name}"):
+            container = self.client.containers.create(**spec.create_args(name, this_run()))
         self._live.add(name, container)
         try:
-            container.start()
-            logger.debug("started container %s from %s", name, spec.image)
-            container.exec_run(["mkdir", "-p", spec.workdir])
+            with engine_calls(self.cancel_token, f"starting container {name}"):
+                container.start()
+                logger.debug("started container %s from %s", name, spec.image)
+                container.exec_run(["mkdir", "-p", spec.workdir])
             yield ContainerSession(self.client, container, python=python, paths=paths,
                                    cancel=self.cancel_token, snapshot_key=snapshot_key,
                                    restored_env=restored_env)
@@ -257,19 +365,16 @@ class Containers:
             self._finish(spec, name, container)
 
     def _finish(self, spec: ContainerSpec, name: str, container: Any) -> None:
-        import docker.errors
-
         self._live.discard(name)
         cancelled = self.cancel_token.cancelled
         if spec.hand_back and not cancelled:
-            with contextlib.suppress(docker.errors.DockerException):
+            with contextlib.suppress(*_engine_failures()):
                 uid, gid = owner_ids() or (os.getuid(), os.getgid())
                 container.exec_run(["chown", "-R", f"{uid}:{gid}", *spec.hand_back])
         if spec.keep and not cancelled:
             logger.info("keeping container %s (--keep-container)", name)
             return
-        with contextlib.suppress(docker.errors.DockerException):
-            container.remove(force=True)
+        _remove(container)  # if the daemon is gone, the next run reaps it
 
     def cancel(self) -> None:
         """Stop every container now (Ctrl-C); sessions' run() calls return promptly."""

@@ -27,6 +27,14 @@ class OCIEngineConfig:
         return shutil.which(self.cli)
 
 
+# Every container wheelhub starts carries these, so a later run can tell whose it is.
+RUN_LABEL = "org.wheelhub.run"  # a random id per wheelhub process
+PID_LABEL = "org.wheelhub.pid"  # that process on its host ...
+STARTED_LABEL = "org.wheelhub.pid-started"  # ... and its start time (pids are reused)
+HOST_LABEL = "org.wheelhub.host"  # where that pid means something
+KIND_LABEL = "org.wheelhub.kind"
+KEEP_LABEL = "org.wheelhub.keep"
+
 DOCKER = OCIEngineConfig(name="docker", cli="docker")
 OCI_ENGINES: Mapping[str, OCIEngineConfig] = {engine.name: engine for engine in (DOCKER,)}
 
@@ -51,6 +59,7 @@ class ContainerSpec:
     image: str  # reference or id, present on this machine
     name: str  # part of the container name; a random suffix keeps parallel runs apart
     labels: Mapping[str, str]  # how `docker ps --filter label=...` finds wheelhub's containers
+    kind: str  # build, test or shell: labelled, with the run that owns the container
     workdir: str  # created at start; where commands run unless told otherwise
     mounts: tuple[Mount, ...] = ()
     network: str | None = None  # None: the engine's default network
@@ -58,18 +67,30 @@ class ContainerSpec:
     # Container paths handed to the invoking user before the container goes, so nothing
     # written there as root stays root-owned on the host (bind-mounted caches).
     hand_back: tuple[str, ...] = ()
+    memory: int = 0  # memory limit in bytes (--memory 4G); 0: none
 
-    def create_args(self, container_name: str) -> dict[str, Any]:
-        """Keyword arguments of the engine API's ``containers.create``."""
+    def all_labels(self, owner: Mapping[str, str]) -> dict[str, str]:
+        """The spec's labels, its kind and *owner* (the run that starts it, for reaping),
+        and whether it is kept on purpose (a kept container is never reaped)."""
+        return {**self.labels, **owner, KIND_LABEL: self.kind,
+                KEEP_LABEL: "1" if self.keep else "0"}
+
+    def create_args(self, container_name: str,
+                    owner: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Keyword arguments of the engine API's ``containers.create``; *owner*: the labels
+        of the run starting it."""
         args: dict[str, Any] = {
             "image": self.image, "command": ["sleep", "infinity"], "name": container_name,
-            "detach": True, "entrypoint": [], "labels": dict(self.labels),
+            "detach": True, "entrypoint": [], "labels": self.all_labels(owner or {}),
             "working_dir": self.workdir,
             "mounts": [{"Target": m.target, "Source": str(m.source), "Type": "bind",
                         "ReadOnly": m.read_only} for m in self.mounts],
         }
         if self.network:
             args["network_mode"] = self.network
+        if self.memory:
+            # Swap included, so the limit is the limit: a compile over it is OOM-killed.
+            args["mem_limit"] = args["memswap_limit"] = self.memory
         return args
 
 

@@ -20,10 +20,18 @@ LABEL_RULE = "1-128 letters, digits and '._+-', starting with a letter or digit"
 # URL path segments the hub uses itself; an owner cannot take them.
 RESERVED_OWNERS = frozenset({"api", "t", "static", "simple", "health", "files", "label"})
 DEFAULT_LABEL = "main"
+# PEP 508 / core metadata: what a project's Name may be. Anything else (a ``javascript:``
+# name, markup) is refused at upload, so no page ever links to it.
+_PROJECT = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+MAX_PROJECT_LENGTH = 200
+
+
+def is_valid_owner(name: str) -> bool:
+    return bool(_OWNER.fullmatch(name)) and name not in RESERVED_OWNERS
 
 
 def check_owner(name: str) -> str:
-    if not _OWNER.match(name) or name in RESERVED_OWNERS:
+    if not is_valid_owner(name):
         raise InvalidName.for_kind(
             "owner", name, "are 1-64 lowercase letters, digits and '-', not "
             + ", ".join(sorted(RESERVED_OWNERS)))
@@ -31,13 +39,25 @@ def check_owner(name: str) -> str:
 
 
 def is_valid_label(name: str) -> bool:
-    return bool(_LABEL.match(name)) and ".." not in name
+    return bool(_LABEL.fullmatch(name)) and ".." not in name
 
 
 def check_label(name: str) -> str:
     if not is_valid_label(name):
         raise InvalidName.for_kind(
             "label", name, f"are {LABEL_RULE} (turn a branch 'feature/x' into 'feature-x')")
+    return name
+
+
+def is_valid_project(name: str) -> bool:
+    return len(name) <= MAX_PROJECT_LENGTH and bool(_PROJECT.fullmatch(name))
+
+
+def check_project(name: str) -> str:
+    if not is_valid_project(name):
+        raise InvalidName.for_kind(
+            "project", name, f"are 1-{MAX_PROJECT_LENGTH} ASCII letters, digits and '._-', "
+            "starting and ending with a letter or digit (PEP 508)")
     return name
 
 

@@ -27,7 +27,13 @@ import enum
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from wheelhub.index.names import DEFAULT_LABEL, normalize_project
+from wheelhub.index.names import (
+    DEFAULT_LABEL,
+    is_valid_label,
+    is_valid_owner,
+    is_valid_project,
+    normalize_project,
+)
 from wheelhub.index.simple import METADATA_SUFFIX
 
 TOKEN_SEGMENT = "t"  # noqa: S105 (a path segment, not a secret)
@@ -183,18 +189,27 @@ _NOT_FOUND = Route(kind=RouteKind.NOT_FOUND)
 
 
 def parse_path(path: str) -> Route:
-    """The route of a request path (after :func:`split_token`); never raises."""
+    """The route of a request path (after :func:`split_token`); never raises.
+
+    An owner, label or project segment that is not a valid name is not found: nothing
+    by that name can exist, and no odd spelling (``//host``, ``/\\host``, a newline) is
+    ever echoed back into a redirect or served as another page.
+    """
     head, *rest = path.split("/")[1:] or [""]
-    if head == "":
+    if path == "/":
         return Route(kind=RouteKind.HOME)
-    if head == HEALTH_SEGMENT:
+    if head == HEALTH_SEGMENT and not rest:
         return Route(kind=RouteKind.HEALTH)
     if head == API_SEGMENTS[0]:
         return _parse_api(rest)
+    if not is_valid_owner(head):
+        return _NOT_FOUND
     route = Route(kind=RouteKind.LABEL, owner=head)
     if rest[:1] == [LABEL_SEGMENT]:
         if len(rest) < 2 or not rest[1]:
             return Route(kind=RouteKind.REDIRECT, owner=head, location=owner_url("", head))
+        if not is_valid_label(rest[1]):
+            return _NOT_FOUND
         route = dataclasses.replace(route, label=rest[1], explicit_label=True)
         rest = rest[2:]
     if not rest:
@@ -220,7 +235,7 @@ def _parse_simple(route: Route, rest: list[str]) -> Route:
     if rest == [""]:
         return route
     project, *tail = rest
-    if not project or tail not in ([], [""]):
+    if not is_valid_project(project) or tail not in ([], [""]):
         return _NOT_FOUND
     normalized = normalize_project(project)
     found = dataclasses.replace(route, project=normalized)
@@ -235,6 +250,8 @@ def _parse_api(rest: list[str]) -> Route:
     if len(rest) < 3 or tuple(rest[:1]) != API_SEGMENTS[1:] or rest[2] != API_LABELS_SEGMENT:
         return _NOT_FOUND
     owner, tail = rest[1], rest[3:]
+    if not is_valid_owner(owner) or (len(tail) == 2 and not is_valid_label(tail[0])):
+        return _NOT_FOUND
     if tail in ([], [""]):
         return Route(kind=RouteKind.API_LABELS, owner=owner)
     if len(tail) != 2:

@@ -8,11 +8,16 @@ this module only maps each kind of route to a view. Every URL also works under a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
+import sqlite3
 import time
 import traceback
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+from urllib.parse import quote
 
 from wheelhub.errors import WheelhubError
 from wheelhub.index import urls
@@ -26,14 +31,15 @@ from wheelhub.server.asgi import (
     Response,
     Scope,
     Send,
+    accepts_gzip,
     etag_matches,
     negotiate,
     redirect,
     text,
 )
-from wheelhub.server.errors import HubError, HubNotFound, UploadRejected
+from wheelhub.server.errors import HubDiskFull, HubError, HubNotFound, UploadRejected
 from wheelhub.server.hub import Hub
-from wheelhub.server.multipart import parse_form
+from wheelhub.server.multipart import FormParser
 from wheelhub.server.storage import Label, Owner, Selection, TokenRecord
 from wheelhub.server.storage import Scope as TokenScope
 from wheelhub.util.log import get_logger
@@ -45,6 +51,22 @@ T = TypeVar("T")
 _NO_CACHE = (b"cache-control", b"max-age=0, must-revalidate")
 _VARY = (b"vary", b"Accept, Accept-Encoding")
 _IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
+_HTML = "text/html; charset=utf-8"
+_PAGE_CSP = (b"content-security-policy", web.CSP.encode())
+# Printable ASCII that may stay as it is in a logged path; the rest is %-escaped, so a
+# path holding a newline or an escape sequence cannot forge or garble a log line.
+_LOG_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def _disk_full(error: BaseException) -> bool:
+    """ENOSPC/EDQUOT from a write, or SQLite's SQLITE_FULL."""
+    if isinstance(error, OSError):
+        return error.errno in {errno.ENOSPC, errno.EDQUOT}
+    return isinstance(error, sqlite3.OperationalError) and "full" in str(error)
+
+
+def loggable(path: str) -> str:
+    return redact(quote(path, safe=_LOG_SAFE))
 
 
 class HubApp:
@@ -66,13 +88,14 @@ class HubApp:
             response = self._error(error)
         except WheelhubError as error:  # e.g. a usage error from a label operation
             response = self._error(HubError(error.message, hint=error.hint))
-        except Exception:  # one bad request must not take the server down
-            log.error("internal error on %s %s\n%s", request.method, redact(request.path),
-                      traceback.format_exc())
-            response = text(500, "internal server error")
+        except Exception as error:  # one bad request must not take the server down
+            response = self._unexpected(request, error)
+        if request.method == "POST" and response.status >= 400:
+            # A refused body may be unread: drop the connection rather than keep reading it.
+            response.headers.append((b"connection", b"close"))
         await response.send(send, head=request.method == "HEAD")
         if self.hub.settings.access_log:
-            log.info("%s %s %d %.1fms", request.method, redact(request.prefix + request.path),
+            log.info("%s %s %d %.1fms", request.method, loggable(request.prefix + request.path),
                      response.status,
                      (time.perf_counter() - started) * 1000)
 
@@ -100,6 +123,14 @@ class HubApp:
                        query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
                        token=token or None, root=root, prefix=prefix,
                        scheme=scope.get("scheme", "http"), receive=receive)
+
+    def _unexpected(self, request: Request, error: Exception) -> Response:
+        if _disk_full(error):  # a 507 the client can act on; reads go on being served
+            log.error("disk full on %s %s: %s", request.method, loggable(request.path), error)
+            return self._error(HubDiskFull.upload())
+        log.error("internal error on %s %s\n%s", request.method, loggable(request.path),
+                  traceback.format_exc())
+        return text(500, "internal server error")
 
     @staticmethod
     def _error(error: HubError) -> Response:
@@ -157,11 +188,10 @@ class HubApp:
         kind = negotiate(request.header(b"accept"))
         if "format=" in request.query:
             kind = "json" if "json" in request.query else "html"
-        gz = b"gzip" in request.headers.get(b"accept-encoding", b"")
+        gz = accepts_gzip(request.header(b"accept-encoding"))
         lookup = self.storage.page(owner, label, project, json=kind == "json", gzip=gz)
-        visibility = lookup.visibility
-        if not self.hub.may_read(visibility, owner, label, token) or not visibility.label_exists:
-            raise HubNotFound.label(owner, label)
+        if (hidden := self.hub.hidden(lookup.visibility, owner, label, token)) is not None:
+            raise hidden
         if lookup.page is None:
             raise HubNotFound.thing(f"project '{project}' in '{owner}/{label}'")
         etag = f'"{lookup.page.etag}-{kind[0]}{"z" if gz else ""}"'.encode()
@@ -202,14 +232,34 @@ class HubApp:
                       label: str) -> Response:
         # Refuse before reading the body when the token cannot upload here.
         self.hub.check_write(owner, label, token, TokenScope.UPLOAD)
-        body = await request.body(self.hub.settings.max_upload_bytes)
-        content_type = request.header(b"content-type")
+        settings = self.hub.settings
+        temps: list[Path] = []
 
-        def work() -> str:
-            outcome, record = self.hub.upload(owner, label, parse_form(body, content_type), token)
-            return f"{outcome.value}: {record.filename}"
+        def new_file() -> tuple[BinaryIO, Path]:
+            handle, path = self.storage.temp_file()
+            temps.append(path)
+            return handle, path
 
-        return text(200, await self._in_thread(work))
+        # The file part streams to disk as it arrives; only the small fields stay in memory.
+        parser = FormParser(request.header(b"content-type"), new_file)
+        try:
+            async for chunk in request.chunks(settings.max_upload_bytes,
+                                              idle=settings.body_timeout,
+                                              min_rate=settings.min_body_rate):
+                parser.feed(chunk)
+            form = parser.finish()
+            parser.close()
+
+            def work() -> str:
+                outcome, record = self.hub.upload(owner, label, form, token)
+                return f"{outcome.value}: {record.filename}"
+
+            return text(200, await self._in_thread(work))
+        finally:
+            parser.close()
+            for path in temps:  # every failure path; a stored upload was moved away
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
     # -- web pages ---------------------------------------------------------------------
 
@@ -217,7 +267,8 @@ class HubApp:
         owners = [o for o in self.storage.list_owners()
                   if not o.private or (token is not None and token.owner == o.name)]
         return Response(status=200, body=web.home_page(owners, request.prefix),
-                        content_type="text/html; charset=utf-8")
+                        content_type=_HTML,
+                        headers=[_PAGE_CSP])
 
     def _visible_labels(self, owner: str, token: TokenRecord | None) -> tuple[Owner, list[Label]]:
         """The owner and the labels *token* may see (404 for a private owner without one)."""
@@ -233,7 +284,8 @@ class HubApp:
     def _owner_page(self, request: Request, token: TokenRecord | None, owner: str) -> Response:
         found, labels = self._visible_labels(owner, token)
         body = web.owner_page(found, labels, request.base_url + request.prefix)
-        return Response(status=200, body=body, content_type="text/html; charset=utf-8")
+        return Response(status=200, body=body, content_type=_HTML,
+                        headers=[_PAGE_CSP])
 
     def _label_page(self, request: Request, token: TokenRecord | None, owner: str,
                     label: str) -> Response:
@@ -241,7 +293,8 @@ class HubApp:
         files = self.storage.list_files(owner, label)
         body = web.label_page(owner, label, files, root_url=request.base_url + request.root,
                               prefix=request.prefix, private=visibility.private)
-        return Response(status=200, body=body, content_type="text/html; charset=utf-8")
+        return Response(status=200, body=body, content_type=_HTML,
+                        headers=[_PAGE_CSP])
 
     # -- label API ---------------------------------------------------------------------
 
@@ -263,7 +316,8 @@ class HubApp:
             return _json(200, {"owner": owner, "label": label, "files": files})
         if request.method != "POST":
             return text(405, "method not allowed", (b"allow", b"POST"))
-        body = await request.body(1024 * 1024)
+        body = await request.body(1024 * 1024, idle=self.hub.settings.body_timeout,
+                                  min_rate=self.hub.settings.min_body_rate)
         try:
             args = json.loads(body or b"{}")
             if not isinstance(args, dict):

@@ -102,3 +102,26 @@ class UploadTooLarge(HubError):
     def limit(cls, limit: int) -> UploadTooLarge:
         return cls(f"upload exceeds the size limit of {limit} bytes",
                    hint="raise it with `wheelhub serve --max-upload-size`")
+
+
+class HubDiskFull(HubError):
+    """The hub's disk (or its database) is full: nothing was stored (HTTP 507)."""
+
+    status = 507
+
+    @classmethod
+    def upload(cls) -> HubDiskFull:
+        return cls("the hub is out of disk space: the upload was not stored",
+                   hint="retry later; the hub operator must free space under its --root "
+                        "(no restart needed)")
+
+
+class RequestTimeout(HubError):
+    """The client sent its request body too slowly (HTTP 408; the connection is closed)."""
+
+    status = 408
+
+    @classmethod
+    def body(cls, seconds: float, min_rate: int) -> RequestTimeout:
+        return cls(f"request body too slow (nothing for {seconds:g}s, or under {min_rate} "
+                   "bytes/s)", hint="retry on a faster connection")

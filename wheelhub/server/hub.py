@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -44,6 +45,8 @@ class HubSettings:
     max_unpacked_bytes: int = 2048 * MiB
     create_labels_on_upload: bool = True
     access_log: bool = False
+    body_timeout: float = 30.0  # seconds without a byte of a request body
+    min_body_rate: int = 1024  # bytes/s a body must average once body_timeout has passed
 
 
 class Hub:
@@ -63,43 +66,46 @@ class Hub:
         return record
 
     @staticmethod
-    def may_read(visibility: Visibility, owner: str, label: str | None,
-                 token: TokenRecord | None) -> bool:
-        if not visibility.owner_exists:
-            return False
-        if not visibility.private:
-            return True
-        return token is not None and tokens.grants(token, owner=owner, label=label,
-                                                   needed=Scope.READ)
+    def hidden(visibility: Visibility, owner: str, label: str,
+               token: TokenRecord | None) -> HubNotFound | None:
+        """The 404 for an owner/label *token* may not read, or None when it may.
+
+        What is private answers exactly as what does not exist (same status, same text),
+        so no caller learns that a private owner or label is there.
+        """
+        if not visibility.owner_exists or (visibility.owner_private
+                                           and (token is None or token.owner != owner)):
+            return HubNotFound.owner(owner)
+        readable = not visibility.private or (
+            token is not None and tokens.grants(token, owner=owner, label=label,
+                                                needed=Scope.READ))
+        if not visibility.label_exists or not readable:
+            return HubNotFound.label(owner, label)
+        return None
 
     def check_read(self, owner: str, label: str, token: TokenRecord | None) -> Visibility:
         """Raise 404 for anything missing or private-and-not-readable (names never leak)."""
         visibility = self.storage.visibility(owner, label)
-        if not self.may_read(visibility, owner, label, token):
-            raise HubNotFound.owner(owner) if not visibility.owner_exists \
-                else HubNotFound.label(owner, label)
-        if not visibility.label_exists:
-            raise HubNotFound.label(owner, label)
+        if (error := self.hidden(visibility, owner, label, token)) is not None:
+            raise error
         return visibility
 
     def check_write(self, owner: str, label: str, token: TokenRecord | None,
                     needed: Scope) -> Visibility:
-        """Upload/admin access to *owner*/*label*; the label need not exist yet."""
-        visibility = self.storage.visibility(owner, label)
+        """Upload/admin access to *owner*/*label*; the label need not exist yet.
+
+        Without a token the answer is 401 before anything is looked up; a token of another
+        owner gets 404 for a private owner as for a missing one; a token whose label glob
+        does not match gets 403 whether the label exists, privately or not at all.
+        """
         if token is None:
-            if not visibility.owner_exists or (visibility.private and visibility.label_exists):
-                raise HubNotFound.owner(owner) if not visibility.owner_exists \
-                    else HubNotFound.label(owner, label)
             raise HubAuthError.missing()
-        if not visibility.owner_exists:
+        visibility = self.storage.visibility(owner, label)
+        if not visibility.owner_exists or (visibility.owner_private and token.owner != owner):
             raise HubNotFound.owner(owner)
         if token.owner != owner:
-            if visibility.owner_private:
-                raise HubNotFound.owner(owner)
             raise HubForbidden.owner(owner)
         if not tokens.label_allowed(token, label):
-            if visibility.private and visibility.label_exists:
-                raise HubNotFound.label(owner, label)
             raise HubForbidden.label(owner, label, token.label_glob or "*")
         if token.scope < needed:
             raise HubForbidden.scope(needed.label, token.scope.label)
@@ -132,7 +138,6 @@ class Hub:
                                  hint="upload with twine")
         with _rejected_upload():
             dist = parse_dist_filename(upload.filename)
-        data = upload.data
         problems = [f"missing form field '{key}'" for key in ("name", "version")
                     if not form.fields.get(key)]
         if form.fields.get("name") and canonicalize_name(form.fields["name"]) != dist.project:
@@ -144,27 +149,44 @@ class Hub:
                                     "the filename")
             except InvalidVersion:
                 problems.append(f"form version '{form.fields['version']}' is invalid")
-        sha256 = hashlib.sha256(data).hexdigest()
-        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        blake2 = hashlib.blake2b(data, digest_size=32).hexdigest()
-        for key, actual in (("sha256_digest", sha256), ("md5_digest", md5),
-                            ("blake2_256_digest", blake2)):
+        digests = _digests(upload.path)
+        for key, actual in digests.items():
             claimed = form.fields.get(key)
             if claimed and claimed.strip().lower() != actual:
                 problems.append(f"{key} does not match the uploaded bytes")
-        if not data:
+        if not upload.size:
             problems.append("the file is empty")
         if problems:
             raise UploadRejected.because(dist.filename, "; ".join(problems))
         with _rejected_upload():
-            meta = read_core_metadata(data, dist, max_unpacked=self.settings.max_unpacked_bytes)
+            meta = read_core_metadata(upload.path, dist,
+                                      max_unpacked=self.settings.max_unpacked_bytes)
         record = FileRecord(
-            filename=dist.filename, project=dist.project, display_name=meta.name,
+            filename=dist.normalized_filename, project=dist.project, display_name=meta.name,
             version=str(dist.version), kind=dist.kind, python_tags=dist.python_tags,
-            platform_tags=dist.platform_tags, size=len(data), sha256=sha256, md5=md5,
-            blake2_256=blake2, requires_python=meta.requires_python, summary=meta.summary,
-            metadata_sha256=hashlib.sha256(meta.raw).hexdigest(), uploaded=time.time())
-        return NewFile(record=record, metadata=meta.raw, data=data)
+            platform_tags=dist.platform_tags, size=upload.size,
+            sha256=digests["sha256_digest"], md5=digests["md5_digest"],
+            blake2_256=digests["blake2_256_digest"], requires_python=meta.requires_python,
+            summary=meta.summary,
+            metadata_sha256=hashlib.sha256(meta.raw).hexdigest() if meta.static else None,
+            uploaded=time.time())
+        return NewFile(record=record, metadata=meta.raw, path=upload.path)
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def _digests(path: Path) -> dict[str, str]:
+    """The digests twine sends as form fields, of the file at *path* (read in chunks)."""
+    hashes: dict[str, _Digest] = {"sha256_digest": hashlib.sha256(), "md5_digest": hashlib.md5(usedforsecurity=False),
+              "blake2_256_digest": hashlib.blake2b(digest_size=32)}
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            for digest in hashes.values():
+                digest.update(chunk)
+    return {key: digest.hexdigest() for key, digest in hashes.items()}
 
 
 @contextlib.contextmanager

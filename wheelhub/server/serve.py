@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wheelhub.server.app import HubApp
 from wheelhub.server.hub import Hub, HubSettings
+from wheelhub.server.limits import ConnectionLimits
 from wheelhub.server.sqlite import SqliteStorage
 from wheelhub.util.log import get_logger
 
@@ -18,6 +19,7 @@ class ServeOptions:
     settings: HubSettings
     host: str = "127.0.0.1"
     port: int = 8080
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 def build_app(settings: HubSettings) -> HubApp:
@@ -32,10 +34,15 @@ def serve(options: ServeOptions) -> None:
     """Serve until interrupted. uvicorn's access log is off: paths may hold /t/<token>/."""
     import uvicorn
 
+    from wheelhub.server.limits import bounded_protocol
+
     app = build_app(options.settings)
-    config = uvicorn.Config(app, host=options.host, port=options.port, http="httptools",
-                            loop="asyncio", lifespan="on", access_log=False, log_config=None,
-                            server_header=False, timeout_keep_alive=30, backlog=2048)
+    config = uvicorn.Config(app, host=options.host, port=options.port,
+                            http=bounded_protocol(options.limits), loop="asyncio",
+                            lifespan="on", access_log=False, log_config=None,
+                            server_header=False,
+                            timeout_keep_alive=int(options.limits.keep_alive_timeout),
+                            backlog=2048)
     log.info("wheelhub hub: serving %s on http://%s:%d/ (pid %d)", options.settings.root,
              options.host, options.port, os.getpid())
     uvicorn.Server(config).run()

@@ -22,10 +22,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from packaging.version import InvalidVersion, Version
 
 from wheelhub.errors import UsageError
+from wheelhub.index.dists import parse_dist_filename
 from wheelhub.index.names import DEFAULT_LABEL, check_label, check_owner, normalize_project
 from wheelhub.index.simple import RenderedPage, render_index, render_project
 from wheelhub.server.errors import HubNotFound, UploadConflict
@@ -96,7 +98,8 @@ def _record(row: tuple[object, ...]) -> FileRecord:
         platform_tags=tuple(str(plats).split(",")), size=int(str(size)), sha256=str(sha256),
         md5=str(md5), blake2_256=str(blake2),
         requires_python=None if requires is None else str(requires),
-        summary=None if summary is None else str(summary), metadata_sha256=str(meta_sha),
+        summary=None if summary is None else str(summary),
+        metadata_sha256=str(meta_sha) or None,
         uploaded=float(str(uploaded)), yanked=None if yanked is None else str(yanked))
 
 
@@ -107,7 +110,8 @@ def _normalize_version(text: str) -> str:
         return text
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """fsync a file, or a directory (so a rename into it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -160,10 +164,12 @@ class SqliteStorage:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Also when COMMIT itself fails (a full disk): the transaction is still open.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -310,28 +316,20 @@ class SqliteStorage:
     def blob_path(self, sha256: str) -> Path:
         return self.blobs / sha256[:2] / sha256
 
-    def _write_temp(self, data: bytes) -> Path:
+    def temp_file(self) -> tuple[BinaryIO, Path]:
         fd, name = _mkstemp(self.tmp)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return Path(name)
+        return os.fdopen(fd, "wb"), Path(name)
 
     def add_file(self, owner: str, label: str, new: NewFile, *,
                  create_label: bool) -> AddOutcome:
         record = new.record
-        temp = self._write_temp(new.data)
+        temp = new.path
         try:
+            _fsync(temp)
             with self._write() as tx:
                 label_id = self._label_id(tx, owner, label, create=create_label)
                 owner_id = self._owner_id(tx, owner)
-                row = tx.execute("SELECT id, sha256 FROM files WHERE owner_id=? AND filename=?",
-                                 (owner_id, record.filename)).fetchone()
+                row = self._same_release_file(tx, owner_id, record)
                 if row is not None:
                     if row[1] != record.sha256:
                         raise UploadConflict.for_file(owner, record.filename)
@@ -345,7 +343,7 @@ class SqliteStorage:
                 target = self.blob_path(record.sha256)
                 target.parent.mkdir(exist_ok=True)
                 temp.replace(target)
-                _fsync_dir(target.parent)
+                _fsync(target.parent)
                 cursor = tx.execute(
                     "INSERT INTO files(owner_id, filename, project, display_name, version, kind, "
                     "python_tags, platform_tags, size, sha256, md5, blake2_256, requires_python, "
@@ -355,7 +353,7 @@ class SqliteStorage:
                      record.version, record.kind, ",".join(record.python_tags),
                      ",".join(record.platform_tags), record.size, record.sha256, record.md5,
                      record.blake2_256, record.requires_python, record.summary, new.metadata,
-                     record.metadata_sha256, record.uploaded))
+                     record.metadata_sha256 or "", record.uploaded))
                 tx.execute("INSERT INTO label_files(label_id, file_id, project, added) "
                            "VALUES (?, ?, ?, ?)",
                            (label_id, cursor.lastrowid, record.project, record.uploaded))
@@ -364,6 +362,19 @@ class SqliteStorage:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
+
+    @staticmethod
+    def _same_release_file(tx: sqlite3.Connection, owner_id: int,
+                           record: FileRecord) -> tuple[int, str] | None:
+        """(id, sha256) of the stored file that is *record*'s release file under any
+        spelling (one release file, one set of bytes), or None."""
+        identity = parse_dist_filename(record.filename).identity
+        for file_id, sha256, filename in tx.execute(
+                "SELECT id, sha256, filename FROM files WHERE owner_id=? AND project=?",
+                (owner_id, record.project)):
+            if filename == record.filename or parse_dist_filename(filename).identity == identity:
+                return int(file_id), str(sha256)
+        return None
 
     def find_file(self, owner: str, label: str, filename: str) -> FileRecord | None:
         row = self._conn().execute(
@@ -378,7 +389,8 @@ class SqliteStorage:
             "SELECT f.metadata FROM owners o JOIN labels l ON l.owner_id=o.id "
             "JOIN files f ON f.owner_id=o.id JOIN label_files lf "
             "ON lf.label_id=l.id AND lf.file_id=f.id "
-            "WHERE o.name=? AND l.name=? AND f.filename=?", (owner, label, filename)).fetchone()
+            "WHERE o.name=? AND l.name=? AND f.filename=? AND f.metadata_sha256 != ''",
+            (owner, label, filename)).fetchone()
         return None if row is None else bytes(row[0])
 
     def _select(self, selection: Selection) -> tuple[str, list[object]]:

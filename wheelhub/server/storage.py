@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from wheelhub.index.simple import IndexFile
 from wheelhub.index.urls import project_file_href
@@ -79,7 +79,7 @@ class FileRecord:
     blake2_256: str
     requires_python: str | None
     summary: str | None
-    metadata_sha256: str
+    metadata_sha256: str | None  # None: no PEP 658 metadata file (an sdist with dynamic deps)
     uploaded: float
     yanked: str | None = None  # None: not yanked; "" yanked without a reason
 
@@ -94,11 +94,12 @@ class FileRecord:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class NewFile:
-    """A validated upload, ready to store. ``data`` holds the archive bytes."""
+    """A validated upload, ready to store. ``path`` is the archive, a file from
+    :meth:`Storage.temp_file` that :meth:`Storage.add_file` moves into place."""
 
     record: FileRecord
     metadata: bytes
-    data: bytes
+    path: Path
 
 
 class AddOutcome(enum.Enum):
@@ -165,6 +166,10 @@ class Storage(Protocol):
     def visibility(self, owner: str, label: str) -> Visibility: ...
 
     # files
+    def temp_file(self) -> tuple[BinaryIO, Path]:
+        """A new file to stream an upload into (open for writing); the caller removes it
+        unless :meth:`add_file` took it."""
+        ...
     def add_file(self, owner: str, label: str, new: NewFile, *,
                  create_label: bool) -> AddOutcome: ...
     def find_file(self, owner: str, label: str, filename: str) -> FileRecord | None: ...

@@ -123,8 +123,8 @@ def runtime_spec(options: TestOptions, image_id: str, python: str) -> ContainerS
     mounts = (Mount(source=options.wheelhouse, target=RUNTIME_PATHS.wheelhouse),
               Mount(source=options.project_dir, target=RUNTIME_PATHS.project))
     return ContainerSpec(image=image_id, name=f"test-{python}", labels={LABEL: python},
-                         workdir=RUNTIME_PATHS.workspace, mounts=mounts, network="none",
-                         keep=options.keep_container)
+                         kind="test", workdir=RUNTIME_PATHS.workspace, mounts=mounts,
+                         network="none", keep=options.keep_container, memory=options.memory)
 
 
 def test_wheelhouse(options: TestOptions) -> TestResult:
@@ -138,8 +138,9 @@ def test_wheelhouse(options: TestOptions) -> TestResult:
     verdicts: list[PackageTest] = []
     for entry in sorted(manifest.entries, key=lambda e: (e.project, e.python)):
         if entry.python in pythons and not entry.ok:
+            why = "the build failed" if entry.status == "failed" else f"not built ({entry.status})"
             verdicts.append(PackageTest(project=entry.project, python=entry.python,
-                                        status="untested", detail="the build failed"))
+                                        status="untested", detail=why))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs),
                                                thread_name_prefix="wheelhub-test") as pool:
         futures = [pool.submit(contextvars.copy_context().run, runner.test_python, python,
