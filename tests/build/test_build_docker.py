@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import BUILDER_IMAGE, RUNTIME_IMAGE, make_sdist
+from tests.support.images import remove_prepared_since
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -100,16 +101,8 @@ def project(user: User, tmp_path_factory: pytest.TempPathFactory,
         os.chown(path, user.uid, user.gid)
     yield project
     shutil.rmtree(base, ignore_errors=True)
-    for image in docker_client.images.list(name="wheelhub-prepared"):
-        created = image.attrs.get("Created", "")
-        if created and _timestamp(created) >= started - 1:
-            docker_client.images.remove(image.id, force=True)
+    remove_prepared_since(docker_client, started)
 
-
-def _timestamp(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text[:26].rstrip("Z") + "+00:00").timestamp()
 
 
 @pytest.fixture(scope="module")

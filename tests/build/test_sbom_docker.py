@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import BUILDER_IMAGE, RUNTIME_IMAGE, make_sdist
+from tests.support.images import remove_prepared_since
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -51,16 +52,8 @@ def built(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> Itera
     assert result.returncode == 0, result.stdout + result.stderr
     yield project / "wheelhouse"
     shutil.rmtree(project.parent, ignore_errors=True)
-    for image in docker_client.images.list(name="wheelhub-prepared"):
-        created = image.attrs.get("Created", "")
-        if created and _timestamp(created) >= started - 1:
-            docker_client.images.remove(image.id, force=True)
+    remove_prepared_since(docker_client, started)
 
-
-def _timestamp(text: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text[:26].rstrip("Z") + "+00:00").timestamp()
 
 
 def clib_wheel(wheelhouse: Path) -> Path:
