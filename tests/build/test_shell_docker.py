@@ -68,10 +68,12 @@ def type_line(child: pexpect.spawn, command: str) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output).replace("\r", "")
 
 
-def build_containers(docker_client: Any) -> list[Any]:
-    """Shell containers (label value shell-<tag>); builds running elsewhere do not count."""
+def build_containers(docker_client: Any, child: pexpect.spawn) -> list[Any]:
+    """The shell containers this child's wheelhub started (its pid label); other runs on the
+    same daemon do not count."""
     found: list[Any] = docker_client.containers.list(
-        all=True, filters={"label": "org.wheelhub.build.run=shell-cp311"})
+        all=True, filters={"label": ["org.wheelhub.build.run=shell-cp311",
+                                     f"org.wheelhub.pid={child.pid}"]})
     return found
 
 
@@ -80,13 +82,13 @@ def exit_and_check_gone(child: pexpect.spawn, docker_client: Any) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    assert build_containers(docker_client) == []
+    assert build_containers(docker_client, child) == []
 
 
 def test_shell_is_the_build_environment(project: Path, docker_client: Any) -> None:
     child = spawn(project, "--python", "cp311")
     assert "wheelhub shell: cp311 in " + BUILDER_IMAGE in str(child.before)
-    assert len(build_containers(docker_client)) == 1
+    assert len(build_containers(docker_client, child)) == 1
     assert type_line(child, "echo flag=$WHFIX_HOOK_FLAG").strip() == "flag=from-hook"
     assert type_line(child, "which gcc").strip().endswith("/gcc")
     assert type_line(child, "pwd").strip() == "/wheelhub/work"
@@ -120,7 +122,7 @@ def test_failed_reopens_the_failing_build(project: Path, docker_client: Any) -> 
     assert "whfix-broken [cp311] failed: pip wheel exited with status 1" in header
     assert "the command that failed (in /project" in header
     assert re.search(r"pip wheel .*whfix-broken==1\.0", header)
-    (container,) = build_containers(docker_client)
+    (container,) = build_containers(docker_client, child)
     assert container.image.id == manifest.image_id  # the image the build used, by digest
     output = type_line(child, '(cd /project && eval "$WHEELHUB_COMMAND"); echo status=$?')
     assert "fails to build on purpose" in output
@@ -137,14 +139,14 @@ def test_unknown_package_is_refused_before_any_container(
     assert child.exitstatus == 2
     assert "error: --package 'whfix-pur' is not in the requirements" in str(child.before)
     assert "did you mean 'whfix-pure'?" in str(child.before)
-    assert build_containers(docker_client) == []
+    assert build_containers(docker_client, child) == []
 
 
 def test_closing_the_terminal_removes_the_container(project: Path, docker_client: Any) -> None:
     child = spawn(project, "--python", "cp311")
-    assert len(build_containers(docker_client)) == 1
+    assert len(build_containers(docker_client, child)) == 1
     child.kill(signal.SIGHUP)  # as when the terminal window closes
     child.expect(pexpect.EOF)
     child.close()
     assert child.signalstatus is None and child.exitstatus == 128 + signal.SIGHUP
-    assert build_containers(docker_client) == []
+    assert build_containers(docker_client, child) == []
