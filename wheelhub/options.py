@@ -208,7 +208,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
                commands=frozenset({"serve"}), help="close idle keep-alive connections after"),
     OptionSpec(name="serve.max_connections", kind="int", default=1000,
                commands=frozenset({"serve"}), help="open connections; more are closed at once"),
-    OptionSpec(name="serve.upstream_ttl", kind="int", default=600, metavar="SECONDS",
+    OptionSpec(name="serve.upstream_ttl", kind="int", default=600, minimum=0, metavar="SECONDS",
                commands=frozenset({"serve"}),
                help="serve a fetched upstream page this long before revalidating it (ETag)"),
     OptionSpec(name="serve.upstream_timeout", kind="int", default=10, metavar="SECONDS",
