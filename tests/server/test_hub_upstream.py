@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ def owner_cli(hub: HubProcess, *args: str) -> subprocess.CompletedProcess[str]:
                            *args[1:]], capture_output=True, text=True, timeout=60, check=False)
 
 
-def project_files(url: str) -> tuple[int, list[str], dict[str, object]]:
+def project_files(url: str) -> tuple[int, list[str], dict[str, Any]]:
     reply = http(url, headers=JSON)
     if reply.status != 200:
         return reply.status, [], {}
@@ -96,7 +97,7 @@ def test_one_index_url_installs_team_and_upstream_never_shadows(
         status, names, data = project_files(label + "six/")
         assert (status, names) == (200, ["six-1.16.0-py3-none-any.whl"])
         assert data["tracks"] == [upstream_url + "six/"]
-        assert [f["url"] for f in data["files"]] == ["../../files/six-1.16.0-py3-none-any.whl"]  # type: ignore[index]
+        assert [f["url"] for f in data["files"]] == ["../../files/six-1.16.0-py3-none-any.whl"]
         wheel_sha = hashlib.sha256(next((tmp_path / "upstream-dist").glob("six-*")).read_bytes())
         blob = hub.root / "blobs" / wheel_sha.hexdigest()[:2] / wheel_sha.hexdigest()
         assert blob.is_file()  # fetched once, stored content-addressed
@@ -122,7 +123,7 @@ def test_one_index_url_installs_team_and_upstream_never_shadows(
         status, names, data = project_files(label + "pyyaml/")
         assert names == ["pyyaml-6.1-py3-none-any.whl", attacker]
         assert data["tracks"] == [upstream_url + "pyyaml/"]
-        assert upstream_url + "pyyaml/" in data["alternate-locations"]  # type: ignore[operator]
+        assert upstream_url + "pyyaml/" in data["alternate-locations"]
 
 
 def test_upstream_down_serves_cached_pages_and_says_so_otherwise(

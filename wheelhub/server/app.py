@@ -349,7 +349,8 @@ class HubApp:
         visibility = self.hub.check_read(owner, label, token)
         files = self.storage.list_files(owner, label)
         body = web.label_page(owner, label, files, root_url=request.base_url + request.root,
-                              prefix=request.prefix, private=visibility.private)
+                              prefix=request.prefix, private=visibility.private,
+                              upstream=self.storage.get_upstream(owner) is not None)
         return Response(status=200, body=body, content_type=_HTML,
                         headers=[_PAGE_CSP])
 
@@ -357,7 +358,9 @@ class HubApp:
 
     def _api_labels(self, owner: str, token: TokenRecord | None) -> Response:
         _found, labels = self._visible_labels(owner, token)
-        return _json(200, {"owner": owner, "labels": [
+        upstream = self.storage.get_upstream(owner)
+        return _json(200, {"owner": owner, "upstream": upstream.url if upstream else None,
+                           "labels": [
             {"name": lab.name, "private": lab.private, "files": lab.files,
              "projects": lab.projects, "bases": list(lab.bases)} for lab in labels]})
 
