@@ -112,8 +112,8 @@ def markdown_summary(result: CiResult) -> str:
         lines.append(f"Tests: {'passed' if result.test.ok else 'FAILED'}")
     if result.publish is not None:
         lines.append(f"Publish: {result.publish.summary_line()}")
-        lines += ["", "```", f"pip install --extra-index-url {result.publish.index_url} <package>",
-                  "```"]
+        command, *warning = result.publish.install_lines()
+        lines += ["", "```", command, "```", *warning]
     elif result.publish_skipped_reason:
         lines.append(result.publish_skipped_reason)
     return "\n".join(lines) + "\n"

@@ -208,6 +208,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
                commands=frozenset({"serve"}), help="close idle keep-alive connections after"),
     OptionSpec(name="serve.max_connections", kind="int", default=1000,
                commands=frozenset({"serve"}), help="open connections; more are closed at once"),
+    OptionSpec(name="serve.upstream_ttl", kind="int", default=600, minimum=0, metavar="SECONDS",
+               commands=frozenset({"serve"}),
+               help="serve a fetched upstream page this long before revalidating it (ETag)"),
+    OptionSpec(name="serve.upstream_timeout", kind="int", default=10, metavar="SECONDS",
+               commands=frozenset({"serve"}),
+               help="give up on the upstream after this long (then the cached page, or 504)"),
 )
 _SPECS = {spec.name: spec for spec in OPTIONS}
 COMMANDS = tuple(sorted(frozenset().union(*(spec.commands for spec in OPTIONS))))

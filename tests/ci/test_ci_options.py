@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -64,6 +65,11 @@ def test_summary_gives_the_pip_line_of_what_was_published(tmp_path: Path) -> Non
     text = markdown_summary(published)
     assert text.startswith("## wheelhub: label `feature-x`")
     assert f"pip install --extra-index-url {index} <package>" in text
+    assert "warning: with --extra-index-url pip takes the highest version" in text
+    with_upstream = dataclasses.replace(_publish_result("hub", index), upstream=True)
+    one_url = markdown_summary(dataclasses.replace(published, publish=with_upstream))
+    assert f"pip install --index-url {index} <package>" in one_url
+    assert "--extra-index-url" not in one_url
     assert "Publish: 1 uploaded, 0 skipped, 0 failed" in text
     skipped = CiResult(label=label, build=built, publish_skipped_reason="not published: failed")
     assert "pip install" not in markdown_summary(skipped)

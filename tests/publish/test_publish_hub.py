@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from tests.support.cli import CliRunner
 from tests.support.dists import Pkg, make_wheelhouse
-from tests.support.hub import HubProcess, running_hub
+from tests.support.hub import HubProcess, http, running_hub
 from tests.support.pip import installed_version, pip_install
 from wheelhub.server import create_token
 
@@ -32,6 +33,10 @@ def test_publish_to_hub_label_from_branch_then_pip_install(
     assert first.last_line == "2 uploaded, 0 skipped, 0 failed"
     assert "label feature-x" in first.out
     assert token not in first.out + first.err
+    # The branch label was created on main (labels.bases), through the hub's label API.
+    labels = json.loads(http(f"{hub.base_url}/api/v1/acme/labels").body)
+    assert {lab["name"]: lab["bases"] for lab in labels["labels"]} == {
+        "feature-x": ["main"], "main": []}
 
     again = cli("publish", "-w", str(wheelhouse), "--to", to, env=env)
     assert (again.code, again.last_line) == (0, "0 uploaded, 2 skipped, 0 failed")

@@ -66,5 +66,5 @@ def run(args: argparse.Namespace) -> int:
         with Path(summary_file).open("a", encoding="utf-8") as handle:
             handle.write(markdown_summary(result))
     if result.publish is not None:
-        print(f"\npip install --extra-index-url {result.publish.index_url} <package>")
+        print("\n" + "\n".join(result.publish.install_lines()))
     return 0 if result.ok else 1

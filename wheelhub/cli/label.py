@@ -41,7 +41,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _common(create)
     create.add_argument("label")
     create.add_argument("--private", action="store_true")
+    create.add_argument("--bases", type=_names, default=(), metavar="LABEL[,LABEL...]",
+                        help="labels of the same owner whose files show through, in order")
     create.set_defaults(func=run_create)
+
+    bases = commands.add_parser("bases", help="set the labels a label falls back to")
+    _common(bases)
+    bases.add_argument("label")
+    bases.add_argument("bases", type=_names, metavar="LABEL[,LABEL...]",
+                       help="ordered base labels; '' for none")
+    bases.set_defaults(func=run_bases)
 
     for name, helptext in (("copy", "copy files into another label (atomically)"),
                            ("move", "move files into another label (atomically)")):
@@ -94,14 +103,29 @@ def run_list(args: argparse.Namespace) -> int:
             return 0
         for label in storage.list_labels(args.owner):
             print(f"{label.name}\t{'private' if label.private else 'public'}\t"
-                  f"{label.projects} projects\t{label.files} files")
+                  f"{label.projects} projects\t{label.files} files{_on(label.bases)}")
     return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _on(bases: tuple[str, ...]) -> str:
+    return f" on {', '.join(bases)}" if bases else ""
 
 
 def run_create(args: argparse.Namespace) -> int:
     with hub_storage(args) as storage:
-        storage.create_label(args.owner, args.label, private=args.private)
-    print(f"created label {args.owner}/{args.label}")
+        storage.create_label(args.owner, args.label, private=args.private, bases=args.bases)
+    print(f"created label {args.owner}/{args.label}{_on(args.bases)}")
+    return 0
+
+
+def run_bases(args: argparse.Namespace) -> int:
+    with hub_storage(args) as storage:
+        storage.set_bases(args.owner, args.label, args.bases)
+    print(f"label {args.owner}/{args.label} now falls back{_on(args.bases) or ' on nothing'}")
     return 0
 
 

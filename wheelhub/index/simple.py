@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -25,6 +25,7 @@ from wheelhub.index.dists import parse_dist_filename
 from wheelhub.index.errors import InvalidDistribution
 
 API_VERSION = "1.1"
+PEP_708_VERSION = "1.2"  # pages that carry tracks / alternate-locations
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 LATEST_JSON_TYPE = "application/vnd.pypi.simple.latest+json"
@@ -132,14 +133,38 @@ def _json_entry(file: IndexFile) -> dict[str, object]:
     return entry
 
 
-def render_project(project: str, files: Iterable[IndexFile]) -> RenderedPage:
-    """The ``/simple/<project>/`` page: *files* in version order, then by filename."""
+def render_project(project: str, files: Iterable[IndexFile], *, tracks: Sequence[str] = (),
+                   alternate_locations: Sequence[str] = ()) -> RenderedPage:
+    """The ``/simple/<project>/`` page: *files* in version order, then by filename.
+
+    *tracks* and *alternate_locations* are PEP 708's: the upstream project pages this
+    page mirrors, and the pages whose files installers may treat as the same project.
+    """
     ordered = sorted(files, key=lambda f: (version_key(f.version), f.filename))
     versions = sorted({f.version for f in ordered if f.version}, key=version_key)
+    metas = "".join(f'    <meta name="pypi:{key}" content="{html.escape(url)}">\n'
+                    for key, values in (("tracks", tracks),
+                                        ("alternate-locations", alternate_locations))
+                    for url in values)
     page = _page(f"Links for {project}", "\n".join(_anchor(f) for f in ordered))
-    data = {"meta": {"api-version": API_VERSION}, "name": project, "versions": versions,
-            "files": [_json_entry(f) for f in ordered]}
+    data: dict[str, object] = {"meta": {"api-version": API_VERSION}, "name": project,
+                               "versions": versions, "files": [_json_entry(f) for f in ordered]}
+    if metas:
+        page = page.replace(f'content="{API_VERSION}">', f'content="{PEP_708_VERSION}">\n'
+                            + metas.rstrip("\n"), 1)
+        data["meta"] = {"api-version": PEP_708_VERSION}
+        data.update({key: list(values) for key, values in (
+            ("tracks", tracks), ("alternate-locations", alternate_locations)) if values})
     return _finish(page, data)
+
+
+def dump_files(files: Iterable[IndexFile]) -> str:
+    """*files* as the JSON list a PEP 691 page holds (what :func:`load_files` reads)."""
+    return json.dumps([_json_entry(f) for f in files], separators=(",", ":"))
+
+
+def load_files(text: str) -> list[IndexFile]:
+    return [_from_json(entry) for entry in json.loads(text)]
 
 
 # -- parsing --------------------------------------------------------------------------------

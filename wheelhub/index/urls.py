@@ -128,6 +128,20 @@ def owner_simple_url(owner_url: str, label: str) -> str:
     return f"{owner_label_url(owner_url, label)}{SIMPLE_SEGMENT}/"
 
 
+# -- install hints ---------------------------------------------------------------------------
+EXTRA_INDEX_WARNING = (
+    "warning: with --extra-index-url pip takes the highest version from either index, so "
+    "anyone can shadow these names on PyPI; give the owner an upstream (`wheelhub owner "
+    "upstream OWNER https://pypi.org/simple/`) and install with --index-url alone")
+
+
+def install_command(index_url: str, project: str = "<package>", *, upstream: bool) -> str:
+    """The pip line to print: one ``--index-url`` when the hub serves the owner's upstream,
+    ``--extra-index-url`` (with :data:`EXTRA_INDEX_WARNING` beside it) otherwise."""
+    flag = "--index-url" if upstream else "--extra-index-url"
+    return f"pip install {flag} {index_url} {project}"
+
+
 # -- parsing --------------------------------------------------------------------------------
 class RouteKind(enum.Enum):
     HOME = "home"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from wheelhub.publish.index import IndexTarget
 from wheelhub.publish.kinds import target_kind
 from wheelhub.publish.model import Candidate, FileResult, PublishOptions, PublishResult
 from wheelhub.publish.planner import Sleep, run
@@ -37,11 +38,16 @@ def publish(options: PublishOptions, *, target: Target | None = None,
     for held in selection.held_back:
         log.info("not published: %s", held)
     target = target or open_target(options)
+    upstream: bool | None = None
     try:
+        if isinstance(target, IndexTarget) and target.kind == "hub":
+            if options.label_bases and not options.dry_run:
+                target.ensure_label(options.to, options.label, options.label_bases)
+            upstream = target.has_upstream(options.to)
         result = run(target, selection.candidates, options, held_back=selection.held_back,
                      sleep=sleep)
     finally:
         target.close()
     # the kind that was opened: an index may have turned out to be a hub
     index_url = target_kind(result.kind, options.to).index_url(options.to, options.label)
-    return dataclasses.replace(result, index_url=index_url)
+    return dataclasses.replace(result, index_url=index_url, upstream=upstream)

@@ -87,6 +87,33 @@ class IndexTarget:
                 from None
         return {file.filename: file.sha256 for file in files}
 
+    # -- the hub's label API ---------------------------------------------------------------
+    def ensure_label(self, owner_url: str, label: str, bases: Sequence[str]) -> None:
+        """Create *label* on the hub falling back to *bases*, unless it exists (then its
+        bases stay as they are). A failure is logged: the upload creates the label anyway."""
+        base, owner = urls.split_owner_url(owner_url)
+        url = urls.api_url(base, owner, label, "create")
+        try:
+            response = self._read.post(url, json={"bases": list(bases)}, timeout=self._timeout)
+        except requests.RequestException as error:
+            log.warning("could not create label %s on %s: %s", label, ", ".join(bases),
+                        short_error(error))
+            return
+        if response.status_code == 200:
+            log.info("created label %s on %s", label, ", ".join(bases))
+        elif "already exists" not in response.text:
+            log.warning("could not create label %s on %s: HTTP %d %s", label, ", ".join(bases),
+                        response.status_code, _reason(response))
+
+    def has_upstream(self, owner_url: str) -> bool | None:
+        """Whether the hub serves the owner's upstream (so one --index-url is enough)."""
+        base, owner = urls.split_owner_url(owner_url)
+        try:
+            response = self._read.get(urls.api_url(base, owner), timeout=self._timeout)
+            return bool(response.json().get("upstream")) if response.status_code == 200 else None
+        except (requests.RequestException, ValueError, AttributeError):
+            return None
+
     # -- uploading -------------------------------------------------------------------------
     def upload(self, candidate: Candidate) -> None:
         from twine.exceptions import TwineException

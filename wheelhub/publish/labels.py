@@ -51,6 +51,13 @@ class LabelRules:
     release_label: str = "main"
     leading_digit_prefix: str = "branch-"
     map: Mapping[str, str] = field(default_factory=dict)
+    # Labels a new branch label falls back to on the hub (None: the main label).
+    bases: tuple[str, ...] | None = None
+
+    def bases_for(self, label: str) -> tuple[str, ...]:
+        """What ``wheelhub ci`` creates *label* on: none for the main/release labels."""
+        bases = self.bases if self.bases is not None else (self.main_label,)
+        return () if label in {self.main_label, self.release_label, *bases} else bases
 
     @classmethod
     def from_mapping(cls, raw: Any, *, source: str = "wheelhub.yaml: labels") -> LabelRules:
@@ -61,7 +68,7 @@ class LabelRules:
             raise ConfigError(f"{source} must be a mapping of rule: value",
                               hint="see `wheelhub label-for --help` for the keys")
         known = ("main_branches", "main_label", "release_tags", "release_label",
-                 "leading_digit_prefix", "map")
+                 "leading_digit_prefix", "map", "bases")
         values: dict[str, Any] = {}
         for key, value in raw.items():
             name = str(key).replace("-", "_")
@@ -82,10 +89,12 @@ class LabelRules:
             leading_digit_prefix=str(values.get("leading_digit_prefix",
                                                 defaults.leading_digit_prefix)),
             map={str(k): str(v) for k, v in mapping.items()},
+            bases=_as_tuple(values["bases"]) if "bases" in values else None,
         )
         for name, label in (("main_label", rules.main_label),
                             ("release_label", rules.release_label),
-                            *((f"map.{k}", v) for k, v in rules.map.items())):
+                            *((f"map.{k}", v) for k, v in rules.map.items()),
+                            *(("bases", b) for b in rules.bases or ())):
             if not is_valid_label(label):
                 raise ConfigError(f"{source}.{name}: '{label}' is not a valid label",
                                   hint=f"labels are {LABEL_RULE}")

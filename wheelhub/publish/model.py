@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from wheelhub.index.urls import EXTRA_INDEX_WARNING, install_command
 from wheelhub.options import default
 
 Status = Literal["uploaded", "skipped", "conflict", "failed", "would-upload"]
@@ -30,6 +31,7 @@ class PublishOptions:
     backoff: float = 0.5  # seconds before the first retry; doubles each time
     timeout: float = 60.0
     dry_run: bool = default("publish.dry_run")
+    label_bases: tuple[str, ...] = ()  # a hub label missing so far is created on these
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,6 +65,13 @@ class PublishResult:
     held_back: tuple[str, ...] = ()  # wheels the manifest does not allow publishing
     notes: tuple[str, ...] = ()
     index_url: str = ""  # where pip reads the label
+    upstream: bool | None = None  # the hub serves the owner's upstream too (None: not a hub)
+
+    def install_lines(self, project: str = "<package>") -> tuple[str, ...]:
+        """The pip line for this label, and the dependency-confusion warning when pip
+        needs a second index beside it."""
+        command = install_command(self.index_url, project, upstream=bool(self.upstream))
+        return (command,) if self.upstream else (command, EXTRA_INDEX_WARNING)
 
     def count(self, *statuses: Status) -> int:
         return sum(1 for f in self.files if f.status in statuses)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from wheelhub.errors import UsageError
 from wheelhub.options import ResolvedConfig
 from wheelhub.publish.kinds import target_kind
-from wheelhub.publish.labels import LabelDecision, label_from_config
+from wheelhub.publish.labels import LabelDecision, label_from_config, rules_from_config
 from wheelhub.publish.model import PublishOptions
 from wheelhub.util.log import get_logger
 
@@ -24,6 +24,8 @@ def publish_options(config: ResolvedConfig, env: Mapping[str, str]
                          hint="for the embedded hub: --to http://HOST:8080/OWNER")
     kind = target_kind(config.get("publish.kind"), to)
     decision = label_from_config(config, env)
+    bases = rules_from_config(config).bases_for(decision.label) if kind.name in {"hub", "index"} \
+        else ()
     log.info("label: %s", decision.reason)
     kind.check_label(decision.label)
     token_env = config.get("publish.token_env") or kind.token_env
@@ -33,4 +35,4 @@ def publish_options(config: ResolvedConfig, env: Mapping[str, str]
         token_env=token_env, username=config.get("publish.username"),
         kind=config.get("publish.kind"), allow_untested=config.get("publish.allow_untested"),
         jobs=config.get("publish.jobs"), retries=config.get("publish.retries"),
-        dry_run=config.get("publish.dry_run"))
+        dry_run=config.get("publish.dry_run"), label_bases=bases)

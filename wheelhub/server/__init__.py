@@ -13,17 +13,18 @@ Importing this package does not import the web server.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from wheelhub.index.names import check_label, check_owner
 from wheelhub.server import tokens
 from wheelhub.server.sqlite import SqliteStorage
-from wheelhub.server.storage import Owner, Scope, Storage, TokenRecord
+from wheelhub.server.storage import Owner, Scope, Storage, TokenRecord, Upstream
 from wheelhub.util.log import get_logger
 
 log = get_logger("server")
 
-__all__ = ["create_owner", "create_token", "issue_token", "open_storage"]
+__all__ = ["create_owner", "create_token", "issue_token", "open_storage", "set_upstream"]
 
 
 def open_storage(root: Path) -> SqliteStorage:
@@ -92,3 +93,35 @@ def _scope(text: str) -> Scope:
         return Scope.parse(text)
     except KeyError:
         raise UsageError(f"unknown scope '{text}'", hint="use read, upload or admin") from None
+
+
+def set_upstream(storage: Storage, owner: str, url: str | None = None, *,
+                 allow: Sequence[str] = (), disallow: Sequence[str] = (),
+                 off: bool = False) -> Upstream | None:
+    """Set, change or (*off*) remove *owner*'s upstream; return what is in force.
+
+    A new URL must answer as a simple index that is not this hub; allow-list names
+    must be valid project names. Nothing changes unless everything checks out.
+    """
+    from wheelhub.errors import UsageError
+    from wheelhub.server.errors import HubNotFound
+    from wheelhub.server.upstream import check_allow, check_upstream
+
+    if storage.get_owner(owner) is None:
+        raise HubNotFound.owner(owner)
+    if off:
+        storage.set_upstream(owner, None)
+        return None
+    allowed, disallowed = check_allow(list(allow)), check_allow(list(disallow))
+    current = storage.get_upstream(owner)
+    if url is None and current is None:
+        if not (allow or disallow):
+            return None
+        raise UsageError(f"owner '{owner}' has no upstream to allow names from",
+                         hint=f"wheelhub owner upstream {owner} https://pypi.org/simple/")
+    checked = check_upstream(url, storage.hub_id()) if url is not None else None
+    previous = current.allow if current is not None else frozenset()
+    upstream = Upstream(url=checked or (current.url if current else ""),
+                        allow=(previous | allowed) - disallowed)
+    storage.set_upstream(owner, upstream)
+    return upstream

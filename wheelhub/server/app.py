@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gzip
 import json
 import sqlite3
 import time
@@ -21,7 +22,9 @@ from urllib.parse import quote
 
 from wheelhub.errors import WheelhubError
 from wheelhub.index import urls
-from wheelhub.index.simple import METADATA_SUFFIX
+from wheelhub.index.dists import parse_dist_filename
+from wheelhub.index.errors import InvalidDistribution
+from wheelhub.index.simple import METADATA_SUFFIX, render_project
 from wheelhub.index.urls import Route, RouteKind
 from wheelhub.server import tokens, web
 from wheelhub.server.asgi import (
@@ -37,11 +40,18 @@ from wheelhub.server.asgi import (
     redirect,
     text,
 )
-from wheelhub.server.errors import HubDiskFull, HubError, HubNotFound, UploadRejected
+from wheelhub.server.errors import (
+    HubDiskFull,
+    HubError,
+    HubNotFound,
+    UploadRejected,
+    UpstreamError,
+)
 from wheelhub.server.hub import Hub
 from wheelhub.server.multipart import FormParser
-from wheelhub.server.storage import Label, Owner, Selection, TokenRecord
+from wheelhub.server.storage import Label, Owner, Page, Selection, TokenRecord, Upstream
 from wheelhub.server.storage import Scope as TokenScope
+from wheelhub.server.upstream import HUB_HEADER, hub_files
 from wheelhub.util.log import get_logger
 from wheelhub.util.redact import redact
 
@@ -144,6 +154,8 @@ class HubApp:
     # -- routing ------------------------------------------------------------------------
 
     async def _dispatch(self, request: Request) -> Response:
+        if request.header(HUB_HEADER.lower().encode()) == self.hub.id:
+            raise UpstreamError.loop(request.base_url)  # an owner's upstream points back here
         token = self.hub.authenticate(request.token)
         route = urls.parse_path(request.path)
         match route.kind:
@@ -166,10 +178,10 @@ class HubApp:
         if route.location:
             return redirect(request.prefix + route.location)
         if route.kind is RouteKind.SIMPLE:
-            return self._simple(request, token, route.owner, route.label, route.project)
+            return await self._simple(request, token, route.owner, route.label, route.project)
         if route.kind is RouteKind.METADATA:
-            return self._metadata(token, route.owner, route.label, route.filename)
-        return self._file(request, token, route.owner, route.label, route.filename)
+            return await self._metadata(token, route.owner, route.label, route.filename)
+        return await self._file(request, token, route.owner, route.label, route.filename)
 
     async def _label(self, request: Request, token: TokenRecord | None, route: Route) -> Response:
         """The label's upload URL (POST) and web page; ``/<owner>/`` is the owner's page."""
@@ -183,8 +195,8 @@ class HubApp:
 
     # -- the simple API ----------------------------------------------------------------
 
-    def _simple(self, request: Request, token: TokenRecord | None, owner: str, label: str,
-                project: str) -> Response:
+    async def _simple(self, request: Request, token: TokenRecord | None, owner: str,
+                      label: str, project: str) -> Response:
         kind = negotiate(request.header(b"accept"))
         if "format=" in request.query:
             kind = "json" if "json" in request.query else "html"
@@ -192,39 +204,84 @@ class HubApp:
         lookup = self.storage.page(owner, label, project, json=kind == "json", gzip=gz)
         if (hidden := self.hub.hidden(lookup.visibility, owner, label, token)) is not None:
             raise hidden
-        if lookup.page is None:
+        page = lookup.page
+        upstream = lookup.upstream
+        if project and upstream is not None and upstream.serves(project, owned=lookup.owned):
+            page = await self._upstream_page(request, owner, label, project, upstream,
+                                             lookup.owned, json=kind == "json", gz=gz)
+        if page is None:
             raise HubNotFound.thing(f"project '{project}' in '{owner}/{label}'")
-        etag = f'"{lookup.page.etag}-{kind[0]}{"z" if gz else ""}"'.encode()
+        etag = f'"{page.etag}-{kind[0]}{"z" if gz else ""}"'.encode()
         headers = [(b"etag", etag), _VARY, _NO_CACHE]
         if gz:
             headers.append((b"content-encoding", b"gzip"))
         if etag_matches(request.headers.get(b"if-none-match"), etag):
             return Response(status=304, headers=headers, content_type=CONTENT_TYPES[kind])
-        return Response(status=200, body=lookup.page.body, content_type=CONTENT_TYPES[kind],
+        return Response(status=200, body=page.body, content_type=CONTENT_TYPES[kind],
                         headers=headers)
 
-    def _metadata(self, token: TokenRecord | None, owner: str, label: str,
-                  filename: str) -> Response:
+    async def _upstream_page(self, request: Request, owner: str, label: str, project: str,
+                             upstream: Upstream, owned: bool, *, json: bool, gz: bool) -> Page:
+        """The upstream's page; for a name the owner has too (allowed explicitly), both
+        sides on one page (the owner's file wins a filename) with PEP 708's keys."""
+        cached = await self._in_thread(lambda: self.hub.upstream.project(upstream, project))
+        if not owned:
+            return cached.page(json=json, gzip=gz)
+        own = self.storage.page_files(owner, label, project)
+        names = {f.filename for f in own}
+        theirs = [f for f in hub_files(cached.files) if f.filename not in names]
+        here = urls.simple_url(request.base_url + request.root, owner, label, project)
+        there = f"{upstream.url}{project}/"
+        rendered = render_project(project, [*own, *theirs], tracks=(there,),
+                                  alternate_locations=(here, there))
+        body = rendered.json if json else rendered.html
+        return Page(etag=rendered.etag, body=gzip.compress(body, 6, mtime=0) if gz else body)
+
+    async def _from_upstream(self, owner: str, label: str, filename: str) -> str | None:
+        """The blob of an upstream file (or ``.metadata``) a label's page links to, or None
+        when the name is the owner's own (the name rule) or the owner has no upstream."""
+        upstream = self.storage.get_upstream(owner)
+        if upstream is None:
+            return None
+        try:
+            project = parse_dist_filename(filename.removesuffix(METADATA_SUFFIX)).project
+        except InvalidDistribution:
+            return None
+        if not upstream.serves(project, owned=self.storage.owns_project(owner, project)):
+            return None
+        sha256, _size = await self._in_thread(lambda: self.hub.upstream.file(upstream, filename))
+        return sha256
+
+    async def _metadata(self, token: TokenRecord | None, owner: str, label: str,
+                        filename: str) -> Response:
         self.hub.check_read(owner, label, token)
         metadata = self.storage.core_metadata(owner, label, filename)
+        if metadata is None and self.storage.find_file(owner, label, filename) is None:
+            sha256 = await self._from_upstream(owner, label, filename + METADATA_SUFFIX)
+            if sha256 is not None:
+                metadata = self.storage.blob_path(sha256).read_bytes()
         if metadata is None:
             raise HubNotFound.thing(f"'{filename}{METADATA_SUFFIX}' in '{owner}/{label}'")
         return Response(status=200, body=metadata, content_type="text/plain; charset=utf-8",
                         headers=[_IMMUTABLE])
 
-    def _file(self, request: Request, token: TokenRecord | None, owner: str, label: str,
-              filename: str) -> Response:
+    async def _file(self, request: Request, token: TokenRecord | None, owner: str, label: str,
+                    filename: str) -> Response:
         self.hub.check_read(owner, label, token)
         record = self.storage.find_file(owner, label, filename)
-        if record is None:
+        if record is not None:
+            sha256, size = record.sha256, record.size
+        elif (upstream_sha := await self._from_upstream(owner, label, filename)) is not None:
+            sha256, size = upstream_sha, self.storage.blob_path(upstream_sha).stat().st_size
+        else:
             raise HubNotFound.thing(f"'{filename}' in '{owner}/{label}'")
-        etag = f'"{record.sha256}"'.encode()
+        etag = f'"{sha256}"'.encode()
         headers = [(b"etag", etag), _IMMUTABLE]
         if etag_matches(request.headers.get(b"if-none-match"), etag):
             return Response(status=304, headers=headers)
         kind = "application/zip" if filename.endswith((".whl", ".zip")) else "application/x-tar"
         return Response(status=200, content_type=kind, headers=headers,
-                        file=str(self.storage.blob_path(record.sha256)), length=record.size)
+                        file=str(self.storage.blob_path(sha256)), length=size)
 
     # -- uploads -----------------------------------------------------------------------
 
@@ -292,7 +349,8 @@ class HubApp:
         visibility = self.hub.check_read(owner, label, token)
         files = self.storage.list_files(owner, label)
         body = web.label_page(owner, label, files, root_url=request.base_url + request.root,
-                              prefix=request.prefix, private=visibility.private)
+                              prefix=request.prefix, private=visibility.private,
+                              upstream=self.storage.get_upstream(owner) is not None)
         return Response(status=200, body=body, content_type=_HTML,
                         headers=[_PAGE_CSP])
 
@@ -300,9 +358,11 @@ class HubApp:
 
     def _api_labels(self, owner: str, token: TokenRecord | None) -> Response:
         _found, labels = self._visible_labels(owner, token)
-        return _json(200, {"owner": owner, "labels": [
+        upstream = self.storage.get_upstream(owner)
+        return _json(200, {"owner": owner, "upstream": upstream.url if upstream else None,
+                           "labels": [
             {"name": lab.name, "private": lab.private, "files": lab.files,
-             "projects": lab.projects} for lab in labels]})
+             "projects": lab.projects, "bases": list(lab.bases)} for lab in labels]})
 
     async def _api_label(self, request: Request, token: TokenRecord | None,
                          route: Route) -> Response:
@@ -326,7 +386,20 @@ class HubApp:
             raise UploadRejected("the request body must be a JSON object") from error
         selection = Selection(project=args.get("project"), version=args.get("version"),
                               filename=args.get("filename"))
-        self.hub.check_write(owner, label, token, TokenScope.ADMIN)
+        # Creating a label is what an upload may do anyway; changing one needs admin.
+        self.hub.check_write(owner, label, token,
+                             TokenScope.UPLOAD if operation == "create" else TokenScope.ADMIN)
+        if operation in {"create", "bases"}:
+            bases = args.get("bases", [])
+            if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+                raise UploadRejected(f'{operation} takes "bases": a list of label names')
+            if operation == "create":
+                private = bool(args.get("private", False))
+                await self._in_thread(lambda: self.storage.create_label(
+                    owner, label, private=private, bases=bases))
+            else:
+                await self._in_thread(lambda: self.storage.set_bases(owner, label, bases))
+            return _json(200, {"operation": operation, "label": label, "bases": bases})
         if operation in {"copy", "move"}:
             target = args.get("to")
             if not isinstance(target, str) or not target:

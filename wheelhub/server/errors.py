@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wheelhub.errors import WheelhubError
+from wheelhub.util.redact import redact
 
 
 class HubError(WheelhubError):
@@ -125,3 +126,61 @@ class RequestTimeout(HubError):
     def body(cls, seconds: float, min_rate: int) -> RequestTimeout:
         return cls(f"request body too slow (nothing for {seconds:g}s, or under {min_rate} "
                    "bytes/s)", hint="retry on a faster connection")
+
+
+class UpstreamError(HubError):
+    """The owner's upstream index failed, lied or is misconfigured (HTTP 502, 504, 508)."""
+
+    status = 502
+    LOOP_STATUS = 508  # RFC 5842 Loop Detected
+
+    @classmethod
+    def bad_url(cls, url: str, why: str = "it is not an http(s) URL of a simple index") -> UpstreamError:
+        return cls(f"upstream '{redact(url)}' refused: {why}", status=400,
+                   hint="give the index URL pip would use, e.g. https://pypi.org/simple/")
+
+    @classmethod
+    def bad_names(cls, names: list[str]) -> UpstreamError:
+        return cls(f"not valid project names: {', '.join(repr(n) for n in names)}", status=400,
+                   hint="names are letters, digits, '.', '_' and '-' (PEP 508)")
+
+    @classmethod
+    def not_an_index(cls, url: str, why: str) -> UpstreamError:
+        return cls(f"upstream {redact(url)} is not a package index ({why})",
+                   hint="give the index URL pip would use, e.g. https://pypi.org/simple/")
+
+    @classmethod
+    def loop(cls, url: str) -> UpstreamError:
+        return cls(f"upstream {redact(url)} is this hub itself", status=cls.LOOP_STATUS,
+                   hint="an owner's upstream must be another index (such as PyPI)")
+
+    @classmethod
+    def unreachable(cls, url: str, why: str) -> UpstreamError:
+        return cls(f"upstream {redact(url)} cannot be reached: {why}",
+                   hint="check the URL and that this machine reaches it (HTTPS_PROXY)")
+
+    @classmethod
+    def failed(cls, url: str, why: str, *, timed_out: bool) -> UpstreamError:
+        """A request that failed with no cached copy to fall back on: 504 on a timeout."""
+        if timed_out:
+            return cls(f"upstream {redact(url)} timed out and nothing is cached", status=504,
+                       hint="retry later, or raise `wheelhub serve --upstream-timeout`")
+        return cls(f"upstream {redact(url)} failed ({why}) and nothing is cached",
+                   hint="retry later; pages fetched before are served while it is down")
+
+    @classmethod
+    def answered(cls, url: str, status: int) -> UpstreamError:
+        return cls(f"upstream {redact(url)} answered HTTP {status} and nothing is cached",
+                   hint="retry later")
+
+    @classmethod
+    def tampered(cls, filename: str, expected: str, actual: str) -> UpstreamError:
+        return cls(f"upstream file '{filename}' does not match its index page "
+                   f"(sha256 {actual[:16]}..., the page says {expected[:16]}...): refused, "
+                   "not stored", hint="the upstream or the way to it serves altered files; "
+                   "report it to the upstream's operator")
+
+    @classmethod
+    def too_large(cls, filename: str, limit: int) -> UpstreamError:
+        return cls(f"upstream file '{filename}' exceeds {limit} bytes: not stored",
+                   hint="install it from the upstream directly")

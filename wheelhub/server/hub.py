@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +31,7 @@ from wheelhub.server.storage import (
     TokenRecord,
     Visibility,
 )
+from wheelhub.server.upstream import UpstreamClient, UpstreamSettings
 from wheelhub.util.log import get_logger
 
 log = get_logger("server")
@@ -47,12 +48,15 @@ class HubSettings:
     access_log: bool = False
     body_timeout: float = 30.0  # seconds without a byte of a request body
     min_body_rate: int = 1024  # bytes/s a body must average once body_timeout has passed
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
 
 
 class Hub:
     def __init__(self, storage: Storage, settings: HubSettings) -> None:
         self.storage = storage
         self.settings = settings
+        self.id = storage.hub_id()
+        self.upstream = UpstreamClient(storage, settings.upstream)
 
     # -- authorization ------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,10 +29,18 @@ from packaging.version import InvalidVersion, Version
 from wheelhub.errors import UsageError
 from wheelhub.index.dists import parse_dist_filename
 from wheelhub.index.names import DEFAULT_LABEL, check_label, check_owner, normalize_project
-from wheelhub.index.simple import RenderedPage, render_index, render_project
+from wheelhub.index.simple import (
+    IndexFile,
+    RenderedPage,
+    dump_files,
+    load_files,
+    render_index,
+    render_project,
+)
 from wheelhub.server.errors import HubNotFound, UploadConflict
 from wheelhub.server.storage import (
     AddOutcome,
+    CachedUpstreamPage,
     FileRecord,
     Label,
     NewFile,
@@ -42,13 +50,13 @@ from wheelhub.server.storage import (
     Scope,
     Selection,
     TokenRecord,
+    Upstream,
     Visibility,
 )
 from wheelhub.util.log import get_logger
 
 log = get_logger("server")
 
-SCHEMA_VERSION = 1
 CACHE_KIB = 16 * 1024  # page cache per connection
 MMAP_BYTES = 256 * 1024 * 1024  # reads of a large database go through the page cache
 SCHEMA = """
@@ -80,6 +88,37 @@ CREATE TABLE IF NOT EXISTS tokens(
     scope INTEGER NOT NULL, label_glob TEXT, expires REAL, revoked REAL, created REAL NOT NULL,
     hint TEXT NOT NULL, description TEXT NOT NULL DEFAULT '');
 """
+# Every statement is idempotent: two processes opening an old database at once both
+# run the step, and the second one changes nothing.
+LABEL_BASES_UPSTREAM = """
+CREATE TABLE IF NOT EXISTS label_bases(
+    label_id INTEGER NOT NULL, position INTEGER NOT NULL, base_id INTEGER NOT NULL,
+    PRIMARY KEY(label_id, position)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS label_bases_base ON label_bases(base_id);
+CREATE TABLE IF NOT EXISTS owner_projects(
+    owner_id INTEGER NOT NULL, project TEXT NOT NULL,
+    PRIMARY KEY(owner_id, project)) WITHOUT ROWID;
+INSERT OR IGNORE INTO owner_projects(owner_id, project) SELECT DISTINCT owner_id, project FROM files;
+CREATE TABLE IF NOT EXISTS upstreams(
+    owner_id INTEGER PRIMARY KEY, url TEXT NOT NULL, allow TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS upstream_pages(
+    upstream TEXT NOT NULL, project TEXT NOT NULL, fetched REAL NOT NULL, etag TEXT,
+    files TEXT NOT NULL, page_etag TEXT NOT NULL, html BLOB NOT NULL, html_gz BLOB NOT NULL,
+    json BLOB NOT NULL, json_gz BLOB NOT NULL, PRIMARY KEY(upstream, project)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS upstream_files(
+    upstream TEXT NOT NULL, filename TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+    PRIMARY KEY(upstream, filename)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS upstream_files_sha256 ON upstream_files(sha256);
+CREATE TABLE IF NOT EXISTS hub_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO hub_meta(key, value) VALUES ('hub_id', lower(hex(randomblob(16))));
+"""
+# (version, name, sql), applied in order to a database whose user_version is below it.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "initial schema", SCHEMA),
+    (2, "label bases / owner upstream", LABEL_BASES_UPSTREAM),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+MAX_BASE_DEPTH = 16  # bases of bases: a chain deeper than this is refused as a likely mistake
 
 _FILE_COLUMNS = ("f.filename, f.project, f.display_name, f.version, f.kind, f.python_tags, "
                  "f.platform_tags, f.size, f.sha256, f.md5, f.blake2_256, f.requires_python, "
@@ -101,6 +140,12 @@ def _record(row: tuple[object, ...]) -> FileRecord:
         summary=None if summary is None else str(summary),
         metadata_sha256=str(meta_sha) or None,
         uploaded=float(str(uploaded)), yanked=None if yanked is None else str(yanked))
+
+
+def _upstream(url: object, allow: object) -> Upstream | None:
+    if url is None:
+        return None
+    return Upstream(url=str(url), allow=frozenset(a for a in str(allow or "").split(",") if a))
 
 
 def _normalize_version(text: str) -> str:
@@ -138,9 +183,11 @@ class SqliteStorage:
         if version > SCHEMA_VERSION:
             raise UsageError(f"{self.db_path} was written by a newer wheelhub (schema {version})",
                              hint="upgrade wheelhub")
-        if version < SCHEMA_VERSION:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\n"
-                               f"PRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
+        for step, name, sql in MIGRATIONS:
+            if version < step:
+                log.debug("migrating %s to schema %d (%s)", self.db_path, step, name)
+                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={step};\n"
+                                   "COMMIT;")
 
     # -- connections and transactions -------------------------------------------------
 
@@ -232,20 +279,98 @@ class SqliteStorage:
         log.info("created label %s/%s", owner, label)
         return label_id
 
-    def create_label(self, owner: str, label: str, *, private: bool = False) -> Label:
+    def create_label(self, owner: str, label: str, *, private: bool = False,
+                     bases: Sequence[str] = ()) -> Label:
         with self._write() as tx:
-            self._label_id(tx, owner, label, create=True, private=private)
+            if tx.execute("SELECT 1 FROM labels l JOIN owners o ON o.id=l.owner_id "
+                          "WHERE o.name=? AND l.name=?", (owner, label)).fetchone():
+                raise UsageError(f"label '{owner}/{label}' already exists",
+                                 hint="change its bases with `wheelhub label bases`")
+            label_id = self._label_id(tx, owner, label, create=True, private=private)
+            if bases:
+                self._set_bases(tx, owner, label, label_id, bases)
         return next(lab for lab in self.list_labels(owner) if lab.name == label)
+
+    def set_bases(self, owner: str, label: str, bases: Sequence[str]) -> None:
+        with self._write() as tx:
+            self._set_bases(tx, owner, label, self._label_id(tx, owner, label), bases)
+
+    def _set_bases(self, tx: sqlite3.Connection, owner: str, label: str, label_id: int,
+                   bases: Sequence[str]) -> None:
+        """Replace the label's bases (checked: same owner, existing, no cycle) and
+        re-render its pages and those of every label built on it."""
+        base_ids: list[int] = []
+        for base in bases:
+            if "/" in base:
+                raise UsageError(f"base '{base}' names another owner's label",
+                                 hint=f"bases are labels of '{owner}': give their names only")
+            check_label(base)
+            if base == label:
+                raise UsageError(f"label '{owner}/{label}' cannot be its own base")
+            base_id = self._label_id(tx, owner, base)
+            if label_id in self._chain(tx, base_id):
+                raise UsageError(f"bases of '{owner}/{label}' would form a cycle through "
+                                 f"'{base}'", hint=f"'{base}' already falls back to '{label}'")
+            if base_id not in base_ids:
+                base_ids.append(base_id)
+        before = self._chain_projects(tx, label_id)
+        tx.execute("DELETE FROM label_bases WHERE label_id=?", (label_id,))
+        tx.executemany("INSERT INTO label_bases(label_id, position, base_id) VALUES (?, ?, ?)",
+                       [(label_id, i, b) for i, b in enumerate(base_ids)])
+        if len(self._chain(tx, label_id)) > MAX_BASE_DEPTH:
+            raise UsageError(f"bases of '{owner}/{label}' chain more than {MAX_BASE_DEPTH} "
+                             "labels", hint="point it at fewer, flatter bases")
+        self._refresh(tx, label_id, before | self._chain_projects(tx, label_id), index=True)
+
+    def _bases(self, conn: sqlite3.Connection, label_id: int) -> list[int]:
+        return [int(r[0]) for r in conn.execute(
+            "SELECT base_id FROM label_bases WHERE label_id=? ORDER BY position", (label_id,))]
+
+    def _chain(self, conn: sqlite3.Connection, label_id: int) -> list[int]:
+        """The label, then its bases depth-first in order, each once: the order in which
+        a filename is looked up (the first label that has it wins)."""
+        chain: list[int] = []
+        pending = [label_id]
+        while pending:
+            current = pending.pop(0)
+            if current in chain:
+                continue
+            chain.append(current)
+            pending[:0] = self._bases(conn, current)
+        return chain
+
+    def _dependents(self, conn: sqlite3.Connection, label_id: int) -> list[int]:
+        """Labels whose chain includes *label_id* (its own pages change with it)."""
+        found: list[int] = []
+        pending = [label_id]
+        while pending:
+            current = pending.pop()
+            for (dependent,) in conn.execute(
+                    "SELECT DISTINCT label_id FROM label_bases WHERE base_id=?", (current,)):
+                if dependent not in found and dependent != label_id:
+                    found.append(int(dependent))
+                    pending.append(int(dependent))
+        return found
+
+    def _chain_projects(self, conn: sqlite3.Connection, label_id: int) -> set[str]:
+        chain = self._chain(conn, label_id)
+        marks = ",".join("?" * len(chain))
+        return {str(r[0]) for r in conn.execute(
+            f"SELECT DISTINCT project FROM label_files WHERE label_id IN ({marks})",  # noqa: S608
+            chain)}
 
     def list_labels(self, owner: str) -> list[Label]:
         conn = self._conn()
         owner_id = self._owner_id(conn, owner)
         rows = conn.execute(
-            "SELECT l.name, l.private, l.created, COUNT(lf.file_id), COUNT(DISTINCT lf.project) "
+            "SELECT l.name, l.private, l.created, COUNT(lf.file_id), COUNT(DISTINCT lf.project), "
+            "(SELECT group_concat(name, ',') FROM (SELECT b.name AS name FROM label_bases lb "
+            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position)) "
             "FROM labels l LEFT JOIN label_files lf ON lf.label_id=l.id WHERE l.owner_id=? "
             "GROUP BY l.id ORDER BY l.name", (owner_id,))
         return [Label(owner=owner, name=r[0], private=bool(r[1]), created=r[2], files=r[3],
-                      projects=r[4]) for r in rows]
+                      projects=r[4], bases=tuple(r[5].split(",")) if r[5] else ())
+                for r in rows]
 
     def set_label_private(self, owner: str, label: str, private: bool) -> None:
         with self._write() as tx:
@@ -268,10 +393,13 @@ class SqliteStorage:
              gzip: bool) -> PageLookup:
         column = _PAGE_COLUMNS[(json, gzip)]
         row = self._conn().execute(
-            f"SELECT o.private, l.id, l.private, p.etag, p.{column} FROM owners o "  # noqa: S608
+            f"SELECT o.private, l.id, l.private, p.etag, p.{column}, u.url, u.allow, "  # noqa: S608
+            "op.project FROM owners o "
             "LEFT JOIN labels l ON l.owner_id=o.id AND l.name=? "
-            "LEFT JOIN pages p ON p.label_id=l.id AND p.project=? WHERE o.name=?",
-            (label, project, owner)).fetchone()
+            "LEFT JOIN pages p ON p.label_id=l.id AND p.project=? "
+            "LEFT JOIN upstreams u ON u.owner_id=o.id "
+            "LEFT JOIN owner_projects op ON op.owner_id=o.id AND op.project=? WHERE o.name=?",
+            (label, project, project, owner)).fetchone()
         if row is None:
             return PageLookup(visibility=Visibility(owner_exists=False, owner_private=False,
                                                     label_exists=False, label_private=False),
@@ -279,7 +407,26 @@ class SqliteStorage:
         visibility = Visibility(owner_exists=True, owner_private=bool(row[0]),
                                 label_exists=row[1] is not None, label_private=bool(row[2]))
         page = None if row[3] is None else Page(etag=row[3], body=row[4])
-        return PageLookup(visibility=visibility, page=page)
+        return PageLookup(visibility=visibility, page=page, upstream=_upstream(row[5], row[6]),
+                          owned=row[7] is not None)
+
+    def page_files(self, owner: str, label: str, project: str) -> list[IndexFile]:
+        conn = self._conn()
+        return [r.index_file() for r in self._chain_files(
+            conn, self._label_id(conn, owner, label), project)]
+
+    def _chain_files(self, conn: sqlite3.Connection, label_id: int,
+                     project: str) -> list[FileRecord]:
+        """The project's files in the label and its bases; a filename the label (or an
+        earlier base) has hides the same filename further down the chain."""
+        seen: dict[str, FileRecord] = {}
+        for member in self._chain(conn, label_id):
+            for row in conn.execute(
+                    f"SELECT {_FILE_COLUMNS} FROM label_files lf JOIN files f "  # noqa: S608
+                    "ON f.id=lf.file_id WHERE lf.label_id=? AND lf.project=?", (member, project)):
+                record = _record(row)
+                seen.setdefault(record.filename, record)
+        return list(seen.values())
 
     def _store_page(self, conn: sqlite3.Connection, label_id: int, project: str,
                     page: RenderedPage) -> None:
@@ -288,27 +435,34 @@ class SqliteStorage:
                      (label_id, project, page.etag, page.html, page.html_gz, page.json,
                       page.json_gz))
 
-    def _refresh(self, conn: sqlite3.Connection, label_id: int, projects: set[str]) -> None:
-        """Re-render the pages of *projects* in a label, and its index if the set changed."""
-        index_changed = False
+    def _refresh(self, conn: sqlite3.Connection, label_id: int, projects: set[str], *,
+                 index: bool = False) -> None:
+        """Re-render the pages of *projects* in a label and in every label built on it,
+        and their indexes if a project appeared or went (or *index*)."""
+        for member in [label_id, *self._dependents(conn, label_id)]:
+            self._render(conn, member, projects, index=index)
+
+    def _render(self, conn: sqlite3.Connection, label_id: int, projects: set[str], *,
+                index: bool) -> None:
+        index_changed = index
         for project in projects:
-            rows = conn.execute(
-                f"SELECT {_FILE_COLUMNS} FROM label_files lf JOIN files f ON f.id=lf.file_id "  # noqa: S608
-                "WHERE lf.label_id=? AND lf.project=?", (label_id, project)).fetchall()
+            records = self._chain_files(conn, label_id, project)
             had = conn.execute("SELECT 1 FROM pages WHERE label_id=? AND project=?",
                                (label_id, project)).fetchone() is not None
-            if rows:
+            if records:
                 self._store_page(conn, label_id, project,
-                                 render_project(project, [_record(r).index_file() for r in rows]))
+                                 render_project(project, [r.index_file() for r in records]))
             else:
                 conn.execute("DELETE FROM pages WHERE label_id=? AND project=?",
                              (label_id, project))
-            index_changed |= had != bool(rows)
+            index_changed |= had != bool(records)
         if index_changed:
+            chain = self._chain(conn, label_id)
+            marks = ",".join("?" * len(chain))
             names = conn.execute(
-                "SELECT lf.project, MAX(f.display_name) FROM label_files lf "
-                "JOIN files f ON f.id=lf.file_id WHERE lf.label_id=? GROUP BY lf.project",
-                (label_id,)).fetchall()
+                "SELECT lf.project, MAX(f.display_name) FROM label_files lf "  # noqa: S608
+                f"JOIN files f ON f.id=lf.file_id WHERE lf.label_id IN ({marks}) "
+                "GROUP BY lf.project", chain).fetchall()
             self._store_page(conn, label_id, INDEX, render_index((n, d) for n, d in names))
 
     # -- files ------------------------------------------------------------------------
@@ -357,6 +511,8 @@ class SqliteStorage:
                 tx.execute("INSERT INTO label_files(label_id, file_id, project, added) "
                            "VALUES (?, ?, ?, ?)",
                            (label_id, cursor.lastrowid, record.project, record.uploaded))
+                tx.execute("INSERT OR IGNORE INTO owner_projects(owner_id, project) VALUES (?, ?)",
+                           (owner_id, record.project))  # kept after removal: the name rule
                 self._refresh(tx, label_id, {record.project})
                 return AddOutcome.CREATED
         finally:
@@ -376,22 +532,32 @@ class SqliteStorage:
                 return int(file_id), str(sha256)
         return None
 
+    def _chain_file(self, owner: str, label: str, filename: str,
+                    columns: str) -> tuple[object, ...] | None:
+        """*columns* of the first file named *filename* in the label's chain."""
+        conn = self._conn()
+        row = conn.execute("SELECT l.id FROM owners o JOIN labels l ON l.owner_id=o.id "
+                           "WHERE o.name=? AND l.name=?", (owner, label)).fetchone()
+        if row is None:
+            return None
+        for member in self._chain(conn, int(row[0])):
+            found: tuple[object, ...] | None = conn.execute(
+                f"SELECT {columns} FROM label_files lf JOIN files f "  # noqa: S608
+                "ON f.id=lf.file_id WHERE lf.label_id=? AND f.filename=?",
+                (member, filename)).fetchone()
+            if found is not None:
+                return found
+        return None
+
     def find_file(self, owner: str, label: str, filename: str) -> FileRecord | None:
-        row = self._conn().execute(
-            f"SELECT {_FILE_COLUMNS} FROM owners o JOIN labels l ON l.owner_id=o.id "  # noqa: S608
-            "JOIN files f ON f.owner_id=o.id JOIN label_files lf "
-            "ON lf.label_id=l.id AND lf.file_id=f.id "
-            "WHERE o.name=? AND l.name=? AND f.filename=?", (owner, label, filename)).fetchone()
+        row = self._chain_file(owner, label, filename, _FILE_COLUMNS)
         return None if row is None else _record(row)
 
     def core_metadata(self, owner: str, label: str, filename: str) -> bytes | None:
-        row = self._conn().execute(
-            "SELECT f.metadata FROM owners o JOIN labels l ON l.owner_id=o.id "
-            "JOIN files f ON f.owner_id=o.id JOIN label_files lf "
-            "ON lf.label_id=l.id AND lf.file_id=f.id "
-            "WHERE o.name=? AND l.name=? AND f.filename=? AND f.metadata_sha256 != ''",
-            (owner, label, filename)).fetchone()
-        return None if row is None else bytes(row[0])
+        row = self._chain_file(owner, label, filename, "f.metadata, f.metadata_sha256")
+        if row is None or not row[1] or not isinstance(row[0], bytes):
+            return None
+        return row[0]
 
     def _select(self, selection: Selection) -> tuple[str, list[object]]:
         where: list[str] = []
@@ -466,7 +632,14 @@ class SqliteStorage:
     def delete_label(self, owner: str, label: str) -> int:
         with self._write() as tx:
             label_id = self._label_id(tx, owner, label)
+            users = [str(r[0]) for r in tx.execute(
+                "SELECT DISTINCT l.name FROM label_bases lb JOIN labels l ON l.id=lb.label_id "
+                "WHERE lb.base_id=? ORDER BY l.name", (label_id,))]
+            if users:
+                raise UsageError(f"label '{owner}/{label}' is a base of {', '.join(users)}",
+                                 hint="change their bases first (`wheelhub label bases`)")
             count = tx.execute("DELETE FROM label_files WHERE label_id=?", (label_id,)).rowcount
+            tx.execute("DELETE FROM label_bases WHERE label_id=?", (label_id,))
             tx.execute("DELETE FROM pages WHERE label_id=?", (label_id,))
             tx.execute("DELETE FROM labels WHERE id=?", (label_id,))
             orphans = self._drop_orphan_rows(tx)
@@ -496,8 +669,9 @@ class SqliteStorage:
             return 0
         with self._write() as tx:
             for sha256 in candidates:
-                if tx.execute("SELECT 1 FROM files WHERE sha256=? LIMIT 1",
-                              (sha256,)).fetchone() is None:
+                if tx.execute("SELECT 1 FROM files WHERE sha256=? UNION ALL "
+                              "SELECT 1 FROM upstream_files WHERE sha256=? LIMIT 1",
+                              (sha256, sha256)).fetchone() is None:
                     with contextlib.suppress(FileNotFoundError):
                         self.blob_path(sha256).unlink()
                         removed += 1
@@ -518,6 +692,76 @@ class SqliteStorage:
                 path.unlink()
                 count += 1
         return count
+
+    # -- the upstream ------------------------------------------------------------------
+
+    def hub_id(self) -> str:
+        return str(self._conn().execute(
+            "SELECT value FROM hub_meta WHERE key='hub_id'").fetchone()[0])
+
+    def set_upstream(self, owner: str, upstream: Upstream | None) -> None:
+        with self._write() as tx:
+            owner_id = self._owner_id(tx, owner)
+            if upstream is None:
+                tx.execute("DELETE FROM upstreams WHERE owner_id=?", (owner_id,))
+            else:
+                tx.execute("INSERT OR REPLACE INTO upstreams(owner_id, url, allow) "
+                           "VALUES (?, ?, ?)", (owner_id, upstream.url,
+                                                ",".join(sorted(upstream.allow))))
+
+    def get_upstream(self, owner: str) -> Upstream | None:
+        row = self._conn().execute(
+            "SELECT u.url, u.allow FROM upstreams u JOIN owners o ON o.id=u.owner_id "
+            "WHERE o.name=?", (owner,)).fetchone()
+        return None if row is None else _upstream(row[0], row[1])
+
+    def owns_project(self, owner: str, project: str) -> bool:
+        return self._conn().execute(
+            "SELECT 1 FROM owner_projects op JOIN owners o ON o.id=op.owner_id "
+            "WHERE o.name=? AND op.project=?", (owner, project)).fetchone() is not None
+
+    def upstream_page(self, upstream: str, project: str) -> CachedUpstreamPage | None:
+        row = self._conn().execute(
+            "SELECT fetched, etag, files, page_etag, html, html_gz, json, json_gz "
+            "FROM upstream_pages WHERE upstream=? AND project=?", (upstream, project)).fetchone()
+        if row is None:
+            return None
+        bodies = {key: bytes(body) for key, body in zip(_PAGE_COLUMNS, row[4:], strict=True)}
+        return CachedUpstreamPage(fetched=float(row[0]), etag=row[1],
+                                  files=tuple(load_files(row[2])), page_etag=str(row[3]),
+                                  bodies=bodies)
+
+    def store_upstream_page(self, upstream: str, project: str,
+                            page: CachedUpstreamPage) -> None:
+        with self._write() as tx:
+            tx.execute("INSERT OR REPLACE INTO upstream_pages(upstream, project, fetched, etag, "
+                       "files, page_etag, html, html_gz, json, json_gz) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (upstream, project, page.fetched, page.etag, dump_files(page.files),
+                        page.page_etag, *(page.bodies[key] for key in _PAGE_COLUMNS)))
+
+    def upstream_blob(self, upstream: str, filename: str) -> tuple[str, int] | None:
+        row = self._conn().execute(
+            "SELECT sha256, size FROM upstream_files WHERE upstream=? AND filename=?",
+            (upstream, filename)).fetchone()
+        if row is None or not self.blob_path(str(row[0])).exists():
+            return None
+        return str(row[0]), int(row[1])
+
+    def add_upstream_blob(self, upstream: str, filename: str, temp: Path, sha256: str,
+                          size: int) -> None:
+        try:
+            _fsync(temp)
+            with self._write() as tx:  # same order as uploads: blob in place, then the row
+                target = self.blob_path(sha256)
+                target.parent.mkdir(exist_ok=True)
+                temp.replace(target)
+                _fsync(target.parent)
+                tx.execute("INSERT OR REPLACE INTO upstream_files(upstream, filename, sha256, "
+                           "size) VALUES (?, ?, ?, ?)", (upstream, filename, sha256, size))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
 
     # -- tokens -----------------------------------------------------------------------
 

@@ -9,11 +9,12 @@ protocol: every method is one atomic operation.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from wheelhub.index.simple import IndexFile
+from wheelhub.index.simple import IndexFile, RenderedPage
 from wheelhub.index.urls import project_file_href
 
 
@@ -48,6 +49,41 @@ class Label:
     created: float
     files: int = 0
     projects: int = 0
+    bases: tuple[str, ...] = ()  # labels of the same owner whose files show through, in order
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Upstream:
+    """An owner's upstream index: every project name the owner never published comes
+    from it; *allow* lists the owner's names that may show upstream files as well."""
+
+    url: str  # the upstream's simple index, with its trailing slash
+    allow: frozenset[str] = frozenset()  # normalized project names
+
+    def serves(self, project: str, *, owned: bool) -> bool:
+        """Whether the upstream's files for *project* appear on the owner's pages."""
+        return not owned or project in self.allow
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CachedUpstreamPage:
+    """An upstream project page as the hub last fetched it, rendered for its own clients."""
+
+    fetched: float  # UNIX time of the last fetch or revalidation
+    etag: str | None  # the upstream's validator, for If-None-Match
+    files: tuple[IndexFile, ...]  # with absolute upstream URLs
+    page_etag: str  # the hub's rendering (its hrefs point at the hub)
+    bodies: Mapping[tuple[bool, bool], bytes]  # (json, gzip) -> body
+
+    @classmethod
+    def of(cls, *, fetched: float, etag: str | None, files: tuple[IndexFile, ...],
+           rendered: RenderedPage) -> CachedUpstreamPage:
+        return cls(fetched=fetched, etag=etag, files=files, page_etag=rendered.etag,
+                   bodies={(False, False): rendered.html, (False, True): rendered.html_gz,
+                           (True, False): rendered.json, (True, True): rendered.json_gz})
+
+    def page(self, *, json: bool, gzip: bool) -> Page:
+        return Page(etag=self.page_etag, body=self.bodies[(json, gzip)])
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -120,6 +156,8 @@ class Page:
 class PageLookup:
     visibility: Visibility
     page: Page | None
+    upstream: Upstream | None = None  # the owner's upstream, if it has one
+    owned: bool = False  # the owner has published the project (in any label, ever)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -160,7 +198,9 @@ class Storage(Protocol):
     def get_owner(self, name: str) -> Owner | None: ...
     def list_owners(self) -> list[Owner]: ...
     def set_owner_private(self, name: str, private: bool) -> None: ...
-    def create_label(self, owner: str, label: str, *, private: bool = False) -> Label: ...
+    def create_label(self, owner: str, label: str, *, private: bool = False,
+                     bases: Sequence[str] = ()) -> Label: ...
+    def set_bases(self, owner: str, label: str, bases: Sequence[str]) -> None: ...
     def list_labels(self, owner: str) -> list[Label]: ...
     def set_label_private(self, owner: str, label: str, private: bool) -> None: ...
     def visibility(self, owner: str, label: str) -> Visibility: ...
@@ -179,6 +219,27 @@ class Storage(Protocol):
                    selection: Selection | None = None) -> list[FileRecord]: ...
     def page(self, owner: str, label: str, project: str, *, json: bool,
              gzip: bool) -> PageLookup: ...
+    def page_files(self, owner: str, label: str, project: str) -> list[IndexFile]:
+        """The files of *project* on the label's page: its own, then its bases'."""
+        ...
+
+    # the upstream, and what the hub cached of it
+    def hub_id(self) -> str:
+        """A random id of this hub's storage (a hub refuses to be its own upstream)."""
+        ...
+    def set_upstream(self, owner: str, upstream: Upstream | None) -> None: ...
+    def get_upstream(self, owner: str) -> Upstream | None: ...
+    def owns_project(self, owner: str, project: str) -> bool: ...
+    def upstream_page(self, upstream: str, project: str) -> CachedUpstreamPage | None: ...
+    def store_upstream_page(self, upstream: str, project: str,
+                            page: CachedUpstreamPage) -> None: ...
+    def upstream_blob(self, upstream: str, filename: str) -> tuple[str, int] | None:
+        """(sha256, size) of an upstream file (or ``.metadata``) already fetched, or None."""
+        ...
+    def add_upstream_blob(self, upstream: str, filename: str, temp: Path, sha256: str,
+                          size: int) -> None:
+        """Move a verified download into the blobs and remember it (takes *temp*)."""
+        ...
 
     # label operations, each atomic
     def copy(self, owner: str, source: str, target: str, selection: Selection, *,

@@ -82,7 +82,7 @@ def _install_box(ident: str, line: str) -> str:
 
 
 def label_page(owner: str, label: str, files: Sequence[FileRecord], *, root_url: str,
-               prefix: str, private: bool) -> bytes:
+               prefix: str, private: bool, upstream: bool = False) -> bytes:
     """Projects, their versions, and files grouped by Python tag and platform.
 
     Links go through *prefix* (the request's, token included); the pip line shown is
@@ -100,7 +100,7 @@ def label_page(owner: str, label: str, files: Sequence[FileRecord], *, root_url:
                  f"<h2>{html.escape(display)}</h2>"
                  f"<p class='muted'>{html.escape(summary or '')}</p>",
                  _install_box(f"pip-{html.escape(project)}",
-                              f"pip install --extra-index-url {index} {project}")]
+                              urls.install_command(index, project, upstream=upstream))]
         versions = sorted({r.version for r in records}, key=version_key, reverse=True)
         for version in versions:
             rows = sorted((r for r in records if r.version == version),
@@ -125,6 +125,10 @@ def label_page(owner: str, label: str, files: Sequence[FileRecord], *, root_url:
     header = (f"<h1>{html.escape(title)}"
               f"{' <span class=private>private</span>' if private else ''}</h1>"
               f"<p>{len({r.project for r in files})} projects, {len(files)} files</p>"
-              + _install_box("pip-line", f"pip install --extra-index-url {index} <project>"))
+              + _install_box("pip-line", urls.install_command(index, "<project>",
+                                                              upstream=upstream))
+              + ("" if upstream else
+                 f"<p class='muted' id='extra-index-warning'>"
+                 f"{html.escape(urls.EXTRA_INDEX_WARNING)}</p>"))
     empty = "" if files else "<p id='empty'>No files in this label yet.</p>"
     return _page(f"{title} - wheelhub", header + empty + "".join(sections))
