@@ -25,6 +25,9 @@ port="${MAIN_JOB_HUB_PORT:-8080}"
 root="${MAIN_JOB_HUB_ROOT:-.wheelhub/hub}"
 owner="${MAIN_JOB_OWNER:-demo}"
 hub="http://127.0.0.1:$port"
+if [ -z "${REQUESTS_CA_BUNDLE:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    export REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+fi
 
 log "starting the hub at $hub (data in $root)"
 mkdir -p "$root"
@@ -36,6 +39,12 @@ fi
 WHEELHUB_TOKEN="$("$wheelhub" token create --root "$root" --owner "$owner" --scope upload \
     --description "main-job $(date -u +%FT%TZ)" | tail -n 1)"
 export WHEELHUB_TOKEN
+# One index URL: names the owner never published come from PyPI through the hub (cached,
+# hash-checked); names it did publish never do (no dependency confusion).
+upstream="${MAIN_JOB_UPSTREAM-https://pypi.org/simple/}"
+if [ -n "$upstream" ]; then
+    "$wheelhub" owner upstream --root "$root" "$owner" "$upstream" >/dev/null
+fi
 
 log "wheelhub ci: build -> test -> publish to the branch's label"
 status=0
@@ -57,7 +66,11 @@ cat <<TXT
 The hub is running (pid $(cat "$root/serve.pid" 2>/dev/null || echo '?'), stop it with: kill \$(cat $root/serve.pid)).
 Install from the '$label' label with:
 
-    pip install --extra-index-url $index PyYAML
-
 TXT
+if [ -n "$upstream" ]; then
+    echo "    pip install --index-url $index PyYAML"
+else
+    echo "    pip install --extra-index-url $index PyYAML"
+    echo "(warning: --extra-index-url lets PyPI shadow your names; set an upstream with 'wheelhub owner upstream' to use --index-url alone)"
+fi
 exit "$status"

@@ -33,7 +33,8 @@ def test_main_job_publishes_an_installable_label(tmp_path: Path) -> None:
         job = subprocess.run(["bash", str(ROOT / "scripts/main-job.sh")], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=1500, check=False)
         assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-5000:]
-        match = re.search(r"pip install --extra-index-url (\S+) PyYAML", job.stdout)
+        # The owner has PyPI as its upstream: one URL, no --extra-index-url.
+        match = re.search(r"pip install --index-url (\S+) PyYAML", job.stdout)
         assert match, job.stdout[-2000:]
         index = match.group(1)
         assert index.startswith(f"http://127.0.0.1:{port}/e2e/label/")
@@ -48,6 +49,12 @@ def test_main_job_publishes_an_installable_label(tmp_path: Path) -> None:
                               "import yaml, markupsafe; print(yaml.__with_libyaml__, yaml.__file__)"],
                              check=True, capture_output=True, text=True)
         assert out.stdout.startswith("True ")
+        # A project the owner never published resolves through the same URL (from PyPI).
+        proxied = subprocess.run([str(venv / "bin/pip"), "download", "-q", "--no-deps", "--no-cache-dir",
+                                  "--index-url", index, "-d", str(tmp_path / "proxied"), "idna==3.10"],
+                                 env=offline_pip_env(), capture_output=True, text=True, timeout=300)
+        assert proxied.returncode == 0, proxied.stderr[-2000:]
+        assert [p.name for p in (tmp_path / "proxied").iterdir()] == ["idna-3.10-py3-none-any.whl"]
         assert "manylinux" in "".join(p.name for p in (tmp_path / "wheelhouse").glob("pyyaml-*.whl"))
     finally:
         pid_file = hub_root / "serve.pid"
