@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from wheelhub.index.names import DEFAULT_LABEL, check_label
 from wheelhub.server import archive, tokens
-from wheelhub.server.errors import HubError, HubForbidden, HubNotFound, UploadRejected
+from wheelhub.server.errors import HubForbidden, HubNotFound, UploadRejected
 from wheelhub.server.hub import Hub
 from wheelhub.server.storage import (
     AuditEvent,
@@ -317,8 +317,3 @@ class Operations:
                                                                 for i in items), source=source)
         return {"operation": "import", "files": count}
 
-
-def error_of(status: int, body: str) -> HubError:
-    """The :class:`HubError` a hub's error answer (``message\\nhint: ...``) stands for."""
-    message, _, hint = body.strip().partition("\nhint: ")
-    return HubError(message or f"HTTP {status}", hint=hint or None, status=status)
