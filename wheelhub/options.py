@@ -213,6 +213,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
                help="408 for a request body silent this long, or slower than 1 KiB/s after it"),
     OptionSpec(name="serve.keep_alive_timeout", kind="int", default=5, metavar="SECONDS",
                commands=frozenset({"serve"}), help="close idle keep-alive connections after"),
+    OptionSpec(name="serve.webhook_timeout", kind="int", default=5, metavar="SECONDS",
+               commands=frozenset({"serve"}),
+               help="seconds a webhook receiver has to answer (deliveries never hold up requests)"),
+    OptionSpec(name="serve.webhook_attempts", kind="int", default=6, minimum=1,
+               commands=frozenset({"serve"}),
+               help="tries per webhook delivery, 2s apart and doubling, before it is marked failed"),
     OptionSpec(name="serve.max_connections", kind="int", default=1000,
                commands=frozenset({"serve"}), help="open connections; more are closed at once"),
 )

@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from wheelhub.server.hub import HubSettings
     from wheelhub.server.limits import ConnectionLimits
     from wheelhub.server.serve import ServeOptions, serve
+    from wheelhub.server.webhooks import DeliverySettings
 
     config = resolved_from_args(args)
     settings = HubSettings(root=root_of(args, config),
@@ -25,7 +26,10 @@ def run(args: argparse.Namespace) -> int:
                            max_unpacked_bytes=config.get("serve.max_unpacked_size"),
                            create_labels_on_upload=config.get("serve.create_labels"),
                            access_log=config.get("serve.access_log"),
-                           body_timeout=config.get("serve.body_timeout"))
+                           body_timeout=config.get("serve.body_timeout"),
+                           webhooks=DeliverySettings(
+                               timeout=config.get("serve.webhook_timeout"),
+                               attempts=config.get("serve.webhook_attempts")))
     limits = ConnectionLimits(header_timeout=config.get("serve.header_timeout"),
                               keep_alive_timeout=config.get("serve.keep_alive_timeout"),
                               max_connections=config.get("serve.max_connections"))

@@ -57,30 +57,38 @@ def write_archive(storage: Storage, owner: str, label: str, out: Path) -> int:
     provenance = storage.provenance(owner, label)
     now = time.time()
     entries = []
+    metadata: dict[str, bytes] = {}
+    for record in records:
+        # Dynamic sdist metadata too: not served, still kept.
+        metadata[record.filename] = storage.core_metadata(owner, label, record.filename,
+                                                          served=False) or b""
+        entry = {key: getattr(record, key) for key in _FIELDS}
+        entry["core_metadata_sha256"] = hashlib.sha256(metadata[record.filename]).hexdigest()
+        entry["provenance"] = provenance[record.filename].to_json() \
+            if record.filename in provenance else None
+        entries.append(entry)
+    projects: dict[str, list[FileRecord]] = {}
+    for record in records:
+        projects.setdefault(record.project, []).append(record)
+    pages = {f"simple/{project}": render_project(project, [r.index_file() for r in files])
+             for project, files in sorted(projects.items())}
+    pages["simple"] = render_index((p, files[0].display_name)
+                                   for p, files in sorted(projects.items()))
+    page_digests = {f"{directory}/index.{kind}": hashlib.sha256(body).hexdigest()
+                    for directory, page in pages.items()
+                    for kind, body in (("html", page.html), ("json", page.json))}
     with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+        # The records first: a truncated archive then lacks members they list.
+        _add_bytes(tar, RECORDS, json.dumps(
+            {"format": FORMAT, "owner": owner, "label": label, "created": now,
+             "files": entries, "pages": page_digests}, indent=1, sort_keys=True).encode(), now)
         for record in records:
             tar.add(storage.blob_path(record.sha256), arcname=f"files/{record.filename}",
                     recursive=False)
-            # Dynamic sdist metadata too: not served, still kept.
-            metadata = storage.core_metadata(owner, label, record.filename, served=False) or b""
-            _add_bytes(tar, f"files/{record.filename}{METADATA_SUFFIX}", metadata,
-                       record.uploaded)
-            entry = {key: getattr(record, key) for key in _FIELDS}
-            entry["core_metadata_sha256"] = hashlib.sha256(metadata).hexdigest()
-            entry["provenance"] = provenance[record.filename].to_json() \
-                if record.filename in provenance else None
-            entries.append(entry)
-        projects: dict[str, list[FileRecord]] = {}
-        for record in records:
-            projects.setdefault(record.project, []).append(record)
-        for project, files in sorted(projects.items()):
-            _add_page(tar, f"simple/{project}",
-                      render_project(project, [r.index_file() for r in files]), now)
-        _add_page(tar, "simple", render_index(
-            (p, files[0].display_name) for p, files in sorted(projects.items())), now)
-        _add_bytes(tar, RECORDS, json.dumps(
-            {"format": FORMAT, "owner": owner, "label": label, "created": now,
-             "files": entries}, indent=1, sort_keys=True).encode(), now)
+            _add_bytes(tar, f"files/{record.filename}{METADATA_SUFFIX}",
+                       metadata[record.filename], record.uploaded)
+        for directory, page in pages.items():
+            _add_page(tar, directory, page, now)
     return len(records)
 
 
@@ -106,6 +114,13 @@ def _read(storage: Storage, path: Path, source: str, temps: list[Path]) -> list[
             index = json.loads(_member(tar, members, RECORDS))
             if not isinstance(index, dict) or index.get("format") != FORMAT:
                 raise ArchiveInvalid.because(source, f"unknown archive format in {RECORDS}")
+            for name, digest in dict(index.get("pages", {})).items():
+                if name not in members:
+                    raise ArchiveInvalid.because(source, f"truncated or damaged: '{name}' is "
+                                                 "listed but missing")
+                if hashlib.sha256(_member(tar, members, name)).hexdigest() != digest:
+                    raise ArchiveInvalid.because(source, f"'{name}' does not match its recorded "
+                                                 "sha256 (edited or damaged)")
             return [_item(tar, members, entry, storage, source, temps)
                     for entry in index.get("files", [])]
     except (tarfile.TarError, EOFError, OSError, ValueError, KeyError, TypeError) as error:
@@ -130,7 +145,8 @@ def _item(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], entry: dict
         raise ArchiveInvalid.because(source, f"'{filename}': {error.reason}") from None
     name = f"files/{filename}"
     if name not in members or name + METADATA_SUFFIX not in members:
-        raise ArchiveInvalid.because(source, f"'{name}' is listed but missing")
+        raise ArchiveInvalid.because(source, f"truncated or damaged: '{name}' is listed but "
+                                     "missing")
     handle, temp = storage.temp_file()
     temps.append(temp)
     digest = hashlib.sha256()

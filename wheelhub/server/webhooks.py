@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from wheelhub.server.storage import Delivery, Storage
@@ -51,10 +52,12 @@ class DeliverySettings:
     attempts: int = 6  # then the delivery is marked failed
     backoff: float = 2.0  # seconds before the first retry; doubles each time
     poll: float = 1.0  # seconds between looks for due retries (new events wake it at once)
+    senders: int = 4  # deliveries in flight at once
 
 
 class Deliverer:
-    """One daemon thread sending due deliveries; :meth:`wake` after queueing an event."""
+    """A daemon thread handing due deliveries to a few senders; :meth:`wake` after queueing
+    an event."""
 
     def __init__(self, storage: Storage, settings: DeliverySettings) -> None:
         self.storage = storage
@@ -62,6 +65,7 @@ class Deliverer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+        self._pool = ThreadPoolExecutor(settings.senders, thread_name_prefix="webhook")
 
     def start(self) -> None:
         self._thread.start()
@@ -73,20 +77,26 @@ class Deliverer:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=self.settings.timeout + 1)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.settings.poll)
             self._wake.clear()
             try:
+                # Leased for longer than a send can take, so no delivery is sent twice at once.
                 for delivery, payload in self.storage.due_deliveries(time.time()):
-                    if self._stop.is_set():
-                        return
-                    self._send(delivery, payload)
+                    self._pool.submit(self._send, delivery, payload)
             except Exception:  # a database hiccup must not end deliveries for good
                 log.exception("webhook deliveries")
 
     def _send(self, delivery: Delivery, payload: bytes) -> None:
+        try:
+            self._attempt(delivery, payload)
+        except Exception:
+            log.exception("webhook delivery %d", delivery.id)
+
+    def _attempt(self, delivery: Delivery, payload: bytes) -> None:
         secret = self.storage.webhook_secret(delivery.webhook_id) or ""
         request = urllib.request.Request(delivery.url, data=payload, method="POST", headers={  # noqa: S310
             "Content-Type": "application/json", "User-Agent": "wheelhub-webhook",
