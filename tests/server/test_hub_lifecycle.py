@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -101,6 +102,8 @@ def test_promote_require_tested_takes_only_passed_wheels_local_and_remote(
     # The web page shows the verdict and provenance of each file.
     page = http(hub.upload_url(owner, "stable")).text
     assert "passed" in page and "abc123" in page and "libfoo.so.1" in page
+    owner_page = http(hub.upload_url(owner)).text
+    assert "Last upload" in owner_page and "UTC" in owner_page
 
 
 def test_promotion_killed_mid_way_leaves_all_or_nothing(hub: HubProcess, owner: str,
@@ -109,8 +112,8 @@ def test_promotion_killed_mid_way_leaves_all_or_nothing(hub: HubProcess, owner: 
     count = 150
     for i in range(count):
         publish(hub, owner, "bulk", make_wheel(dist_dir, f"p{i}", "1.0"), upload_token, "passed")
-    command = [str(Path(sys.executable).parent / "wheelhub"), "label", "promote", owner, "bulk", "target", "--require", "tested",
-               "--root", str(hub.root)]
+    command = [str(Path(sys.executable).parent / "wheelhub"), "label", "promote", owner, "bulk",
+               "target", "--require", "tested", "--root", str(hub.root)]
     seen: set[int] = set()
     for delay in (0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.3):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -159,7 +162,7 @@ def test_prune_dry_run_and_applied_run_agree_on_hundreds_of_labels(
     finally:
         storage.close()
     old = [f"feature-{i}" for i in range(0, 200, 3)]
-    _age(hub, owner, old + ["release-1"], days=45)
+    _age(hub, owner, [*old, "release-1"], days=45)
 
     local(cli, hub, "label", "retention", owner, "feature-*", "--max-age", "30d")
     remote(cli, hub, admin_token, "label", "retention", owner, "main", "--keep-versions", "2")
@@ -425,3 +428,19 @@ def test_bad_input_is_one_clear_error_and_changes_nothing(
         assert storage.list_events(owner) == []
     finally:
         storage.close()
+
+
+def test_token_create_and_revoke_are_audited(hub: HubProcess, owner: str,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    token_cli = cli_runner(monkeypatch, capsys, tmp_path, (*COMMANDS, "wheelhub.cli.token"))
+    created = token_cli("token", "create", "--owner", owner, "--scope", "admin",
+                        "--description", "ci", "--root", str(hub.root))
+    assert created.code == 0, created.err
+    token_id = re.search(r"token (\d+): owner", created.err).group(1)  # type: ignore[union-attr]
+    assert token_cli("token", "revoke", token_id, "--root", str(hub.root)).code == 0
+    events = [json.loads(line) for line in
+              local(token_cli, hub, "audit", owner, "--json").out.splitlines()]
+    assert [e["action"] for e in events] == ["token-create", "token-revoke"]
+    assert created.last_line not in json.dumps(events)

@@ -266,7 +266,7 @@ class HubApp:
                 if outcome is not AddOutcome.UNCHANGED:
                     self.operations.record(Actor(token=token, address=request.client), owner,
                                            label, "upload", files=(record.filename,),
-                                           outcome=outcome.value)
+                                           detail={"outcome": outcome.value})
                 return f"{outcome.value}: {record.filename}"
 
             with self.operations.uploading(owner, label):
@@ -308,7 +308,8 @@ class HubApp:
         visibility = self.hub.check_read(owner, label, token)
         files = self.storage.list_files(owner, label)
         body = web.label_page(owner, label, files, root_url=request.base_url + request.root,
-                              prefix=request.prefix, private=visibility.private)
+                              prefix=request.prefix, private=visibility.private,
+                              provenance=self.storage.provenance(owner, label))
         return Response(status=200, body=body, content_type=_HTML,
                         headers=[_PAGE_CSP])
 

@@ -138,11 +138,11 @@ class Operations:
             raise HubForbidden.label(owner, "*", actor.token.label_glob)
 
     def record(self, actor: Actor, owner: str, label: str, action: str, *,
-               files: tuple[str, ...] = (), **detail: object) -> None:
+               files: tuple[str, ...] = (), detail: Mapping[str, object] | None = None) -> None:
         self.storage.record_event(AuditEvent(
             id=0, time=time.time(), owner=owner, label=label, action=action,
             actor_id=actor.id, actor=actor.description, address=actor.address, files=files,
-            detail=json.dumps(detail, sort_keys=True)))
+            detail=json.dumps(dict(detail or {}), sort_keys=True)))
         if self._on_event is not None:
             self._on_event()
 
@@ -208,7 +208,7 @@ class Operations:
                 raise _bad("visibility needs {\"private\": true|false}")
             self.storage.set_label_private(owner, label, private)
             detail["private"] = private
-        self.record(actor, owner, label, operation, files=files, **detail)
+        self.record(actor, owner, label, operation, files=files, detail=detail)
         return result
 
     def files(self, owner: str, label: str) -> Result:
@@ -236,14 +236,14 @@ class Operations:
             if args.get("remove"):
                 if not self.storage.remove_retention(owner, glob):
                     raise HubNotFound.thing(f"retention rule '{glob}'")
-                self.record(actor, owner, "", "retention", glob=glob, removed=True)
+                self.record(actor, owner, "", "retention", detail={"glob": glob, "removed": True})
             else:
                 age = _text(args, "max_age")
                 rule = RetentionRule(label_glob=glob, keep_versions=_count(args, "keep_versions"),
                                      max_age=None if age is None
                                      else float(tokens.parse_duration(age, what="--max-age")))
                 self.storage.set_retention(owner, rule)
-                self.record(actor, owner, "", "retention", glob=glob, rule=rule.text)
+                self.record(actor, owner, "", "retention", detail={"glob": glob, "rule": rule.text})
         return {"rules": [{"glob": r.label_glob, "keep_versions": r.keep_versions,
                            "max_age": r.max_age, "text": r.text}
                           for r in self.storage.list_retention(owner)]}
@@ -282,12 +282,12 @@ class Operations:
                            "-hex 32)")
             hook = self.storage.add_webhook(owner, check_webhook_url(url), events, secret,
                                             secret_env)
-            self.record(actor, owner, "", "webhook-add", id=hook.id, url=url,
-                        events=list(events), secret_env=secret_env)
+            self.record(actor, owner, "", "webhook-add", detail={
+                "id": hook.id, "url": url, "events": list(events), "secret_env": secret_env})
         elif (remove := args.get("remove")) is not None:
             if not isinstance(remove, int) or not self.storage.remove_webhook(owner, remove):
                 raise HubNotFound.thing(f"webhook {remove}")
-            self.record(actor, owner, "", "webhook-remove", id=remove)
+            self.record(actor, owner, "", "webhook-remove", detail={"id": remove})
         return {"webhooks": [{"id": h.id, "url": h.url, "events": list(h.events),
                               "secret_env": h.secret_env, "created": h.created}
                              for h in self.storage.list_webhooks(owner)]}
@@ -313,7 +313,7 @@ class Operations:
         check_label(label)
         with archive.read_archive(self.storage, path, source) as items:
             count = self.storage.import_files(owner, label, items)
-        self.record(actor, owner, label, "import", files=tuple(i.new.record.filename
-                                                                for i in items), source=source)
+        self.record(actor, owner, label, "import", detail={"source": source},
+                    files=tuple(i.new.record.filename for i in items))
         return {"operation": "import", "files": count}
 
