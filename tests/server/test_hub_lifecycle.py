@@ -479,3 +479,19 @@ def test_token_create_and_revoke_are_audited(hub: HubProcess, owner: str,
               local(token_cli, hub, "audit", owner, "--json").out.splitlines()]
     assert [e["action"] for e in events] == ["token-create", "token-revoke"]
     assert created.last_line not in json.dumps(events)
+
+
+def test_a_schema_1_hub_opens_and_gains_the_lifecycle_tables(tmp_path: Path) -> None:
+    from wheelhub.server.sqlite import SCHEMA
+
+    with sqlite3.connect(tmp_path / "hub.sqlite3") as conn:
+        conn.executescript(SCHEMA + "PRAGMA user_version=1;")
+        conn.execute("INSERT INTO owners(name, private, created) VALUES ('old', 0, 0)")
+    storage = open_storage(tmp_path)
+    try:
+        assert [o.name for o in storage.list_owners()] == ["old"]
+        assert storage.list_retention("old") == []
+        version = storage._conn().execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        storage.close()
+    assert version == 2
