@@ -77,7 +77,8 @@ class OptionSpec:
 _BUILDING = frozenset({"build", "test", "shell", "ci", "config"})
 _PUBLISHING = frozenset({"publish", "ci"})
 _LABELLING = _PUBLISHING | {"label-for"}
-_HUB = frozenset({"serve", "token", "label", "owner"})
+_HUB = frozenset({"serve", "token", "label", "owner", "audit", "webhook"})
+_HUB_CLIENTS = frozenset({"label", "audit", "webhook"})  # local (--root) or remote (--url)
 _KNOWING = frozenset({"graph", "outdated"})  # read what was built / what the index has
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -182,6 +183,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
     # -- the hub
     OptionSpec(name="serve.root", kind="path", default="", env_name="WHEELHUB_ROOT",
                metavar="DIR", commands=_HUB, help="the hub's data directory"),
+    OptionSpec(name="hub.url", kind="str", default="", env_name="WHEELHUB_URL", metavar="URL",
+               commands=_HUB_CLIENTS,
+               help="manage the hub at this URL (http://hub:8080) through its API with an admin "
+               "token, instead of its files under --root"),
+    OptionSpec(name="hub.token_env", kind="str", default="WHEELHUB_TOKEN", metavar="VAR",
+               commands=_HUB_CLIENTS, help="environment variable holding the admin token for --url"),
     OptionSpec(name="serve.host", kind="str", default="127.0.0.1", commands=frozenset({"serve"}),
                help="address to bind"),
     OptionSpec(name="serve.port", kind="int", default=8080, commands=frozenset({"serve"}),
@@ -206,6 +213,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
                help="408 for a request body silent this long, or slower than 1 KiB/s after it"),
     OptionSpec(name="serve.keep_alive_timeout", kind="int", default=5, metavar="SECONDS",
                commands=frozenset({"serve"}), help="close idle keep-alive connections after"),
+    OptionSpec(name="serve.webhook_timeout", kind="int", default=5, metavar="SECONDS",
+               commands=frozenset({"serve"}),
+               help="seconds a webhook receiver has to answer (deliveries never hold up requests)"),
+    OptionSpec(name="serve.webhook_attempts", kind="int", default=6, minimum=1,
+               commands=frozenset({"serve"}),
+               help="tries per webhook delivery, 2s apart and doubling, before it is marked failed"),
     OptionSpec(name="serve.max_connections", kind="int", default=1000,
                commands=frozenset({"serve"}), help="open connections; more are closed at once"),
     OptionSpec(name="serve.upstream_ttl", kind="int", default=600, minimum=0, metavar="SECONDS",
@@ -222,7 +235,7 @@ _SECTIONS = frozenset(spec.section for spec in OPTIONS if spec.section)
 _EXTRA_FILE_KEYS = ("recipes", "test", "labels")
 # WHEELHUB_* variables that are not options (the token, engine knobs) and must not be
 # rejected as typos.
-_ENV_ONLY_VARS = ("WHEELHUB_TOKEN", "WHEELHUB_URL", "WHEELHUB_OWNER", "WHEELHUB_HOST_PYTHON_ROOT")
+_ENV_ONLY_VARS = ("WHEELHUB_TOKEN", "WHEELHUB_OWNER", "WHEELHUB_HOST_PYTHON_ROOT")
 
 
 def options_for(command: str) -> tuple[OptionSpec, ...]:

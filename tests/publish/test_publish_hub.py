@@ -74,3 +74,36 @@ def test_hub_same_name_different_bytes_is_a_conflict(
     assert result.code == 1
     assert result.last_line == "1 uploaded, 0 skipped, 1 failed"
     assert "conflict" in result.out
+
+
+def test_publish_records_test_verdicts_that_promote_require_tested_reads(
+        cli: CliRunner, hub: HubProcess, tmp_path: Path) -> None:
+    from wheelhub.server import open_storage
+    from wheelhub.server.client import LocalClient
+
+    token = create_token(hub.root, owner="acme", scope="upload")
+    house = make_wheelhouse(tmp_path / "house", [Pkg("alpha"), Pkg("beta", test="untested")])
+    env = {"WHEELHUB_TOKEN": token}
+    result = cli("publish", "-w", str(house), "--to", f"{hub.base_url}/acme", "--label", "testing",
+                 "--allow-untested", env=env)
+    assert result.code == 0, result.err
+    storage = open_storage(hub.root)
+    try:
+        verdicts = {name: p.verdict for name, p in storage.provenance("acme", "testing").items()}
+    finally:
+        storage.close()
+    assert verdicts == {"alpha-1.0-py3-none-any.whl": "passed",
+                        "beta-1.0-py3-none-any.whl": "untested"}
+    client = LocalClient(hub.root)
+    try:
+        result_json = client.label("acme", "testing", "promote", {"to": "stable",
+                                                                  "require": "tested"})
+    finally:
+        client.close()
+    assert result_json["left_behind"] == [["beta-1.0-py3-none-any.whl", "test verdict: untested"]]
+    storage = open_storage(hub.root)
+    try:
+        assert [r.filename for r in storage.list_files("acme", "stable")] == [
+            "alpha-1.0-py3-none-any.whl"]
+    finally:
+        storage.close()

@@ -38,6 +38,8 @@ COMMAND_MODULES = (
     "wheelhub.cli.serve",
     "wheelhub.cli.token",
     "wheelhub.cli.label",
+    "wheelhub.cli.audit",
+    "wheelhub.cli.webhook",
     "wheelhub.cli.owner",
     "wheelhub.cli.ci",
     "wheelhub.cli.graph", "wheelhub.cli.outdated",

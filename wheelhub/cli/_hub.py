@@ -13,6 +13,7 @@ from wheelhub.errors import UsageError
 from wheelhub.options import ResolvedConfig
 
 if TYPE_CHECKING:
+    from wheelhub.server.client import HubClient
     from wheelhub.server.sqlite import SqliteStorage
 
 
@@ -34,3 +35,29 @@ def hub_storage(args: argparse.Namespace) -> Iterator[SqliteStorage]:
         yield storage
     finally:
         storage.close()
+
+
+@contextlib.contextmanager
+def hub_client(args: argparse.Namespace) -> Iterator[HubClient]:
+    """The hub at ``--url`` (admin token from ``--token-env``), else the one under ``--root``."""
+    import os
+
+    from wheelhub.server.client import LocalClient, RemoteClient
+
+    config = resolved_from_args(args)
+    url: str = config.get("hub.url")
+    client: HubClient
+    if url:
+        variable: str = config.get("hub.token_env")
+        token = os.environ.get(variable, "")
+        if not token:
+            raise UsageError(f"--url {url} needs an admin token in ${variable}",
+                             hint="create one with `wheelhub token create --scope admin` and "
+                             f"export {variable}=...")
+        client = RemoteClient(url, token)
+    else:
+        client = LocalClient(root_of(args, config))
+    try:
+        yield client
+    finally:
+        client.close()

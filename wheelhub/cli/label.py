@@ -1,18 +1,26 @@
-"""``wheelhub label list|create|copy|move|remove|yank|visibility|gc``: labels are views.
+"""``wheelhub label list|create|copy|move|promote|remove|yank|visibility|retention|prune|
+archive|import|gc``: labels are views, with a lifecycle.
 
 Every operation is one transaction on the hub's storage: promote ``dev`` -> ``staging``
--> ``main`` with copy/move; remove a file, a version, a project or everything; files no
-label references any more are deleted (garbage-collected) right away.
+-> ``main`` (``promote --require tested`` takes only wheels whose test passed); remove a
+file, a version, a project or everything; files no label references any more are deleted
+(garbage-collected) right away. Retention rules say what ``prune`` removes. The writes go
+through one client (:mod:`wheelhub.server.client`): the hub under ``--root``, or a hub
+URL (``--url``) with an admin token; either way they land in the audit log.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+from pathlib import Path
 
-from wheelhub.cli._hub import hub_storage
-from wheelhub.cli.options import add_command, add_options
+from wheelhub.cli._hub import hub_client, hub_storage
+from wheelhub.cli.options import add_command, add_options, resolved_from_args
 from wheelhub.errors import UsageError
 from wheelhub.server.storage import Selection
+from wheelhub.util.table import render
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +92,51 @@ def configure(parser: argparse.ArgumentParser) -> None:
     visibility.add_argument("visibility", choices=("public", "private"))
     visibility.set_defaults(func=run_visibility)
 
+    _configure_lifecycle(commands)
     add_command(commands, "gc", help="delete files and blobs nothing references", run=run_gc, options="label")
+
+
+def _configure_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    promote = add_command(commands, "promote", options="label", run=run_promote,
+                          help="copy a label's files into another, atomically, behind gates")
+    promote.add_argument("owner")
+    promote.add_argument("source")
+    promote.add_argument("target")
+    promote.add_argument("--require", choices=("tested",), default=None,
+                         help="only wheels whose recorded test verdict is 'passed'; the "
+                         "others are named and left behind")
+    _add_selection(promote)
+
+    retention = add_command(commands, "retention", options="label", run=run_retention,
+                            help="set, list or remove the retention rules prune applies")
+    retention.add_argument("owner")
+    retention.add_argument("glob", nargs="?", help="labels the rule covers, e.g. 'feature-*'")
+    retention.add_argument("--keep-versions", default=None, metavar="N",
+                           help="keep the newest N versions of each project")
+    retention.add_argument("--max-age", default=None, metavar="AGE",
+                           help="remove the label when its last upload is older (30d, 12h, 2w)")
+    retention.add_argument("--remove", action="store_true", help="delete the rule for GLOB")
+
+    prune = add_command(commands, "prune", options="label", run=run_prune,
+                        help="apply the retention rules (a dry run unless --yes)")
+    prune.add_argument("owner")
+    prune.add_argument("--yes", action="store_true", help="remove what the dry run lists")
+    prune.add_argument("--branches-from", default=None, metavar="REMOTE",
+                       help="also remove labels (covered by a rule) whose branch is gone from "
+                       "this git remote (git ls-remote)")
+    prune.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+    archive = add_command(commands, "archive", options="label", run=run_archive,
+                          help="write a label as a tar: a static PEP 503/691 index + records")
+    archive.add_argument("owner")
+    archive.add_argument("label")
+    archive.add_argument("-o", "--output", required=True, type=Path, metavar="FILE.tar")
+
+    imported = add_command(commands, "import", options="label", run=run_import,
+                           help="read a label archive back (all files checked, all or nothing)")
+    imported.add_argument("owner")
+    imported.add_argument("label")
+    imported.add_argument("archive", type=Path, metavar="FILE.tar")
 
 
 def _selection(args: argparse.Namespace) -> Selection:
@@ -129,10 +181,16 @@ def run_bases(args: argparse.Namespace) -> int:
     return 0
 
 
+def _selection_args(args: argparse.Namespace) -> dict[str, object]:
+    selection = _selection(args)
+    return {"project": selection.project, "version": selection.version,
+            "filename": selection.filename}
+
+
 def run_copy(args: argparse.Namespace) -> int:
-    with hub_storage(args) as storage:
-        count = storage.copy(args.owner, args.source, args.target, _selection(args),
-                             move=args.move)
+    with hub_client(args) as client:
+        count = client.label(args.owner, args.source, "move" if args.move else "copy",
+                             {**_selection_args(args), "to": args.target})["files"]
     print(f"{'moved' if args.move else 'copied'} {count} file(s) "
           f"{args.owner}/{args.source} -> {args.owner}/{args.target}")
     return 0
@@ -142,28 +200,29 @@ def run_remove(args: argparse.Namespace) -> int:
     selection = _selection(args)
     if selection == Selection() and not (args.all or args.delete):
         raise UsageError("say what to remove", hint="--project/--version/--file, or --all")
-    with hub_storage(args) as storage:
+    with hub_client(args) as client:
         if args.delete and selection == Selection():
-            count = storage.delete_label(args.owner, args.label)
+            count = client.label(args.owner, args.label, "delete", {})["files"]
         else:
-            count = storage.remove(args.owner, args.label, selection)
+            count = client.label(args.owner, args.label, "remove", _selection_args(args))["files"]
             if args.delete:
-                storage.delete_label(args.owner, args.label)
+                client.label(args.owner, args.label, "delete", {})
     print(f"removed {count} file(s) from {args.owner}/{args.label}")
     return 0
 
 
 def run_yank(args: argparse.Namespace) -> int:
-    with hub_storage(args) as storage:
-        count = storage.yank(args.owner, args.label, _selection(args),
-                             None if args.undo else args.reason)
+    with hub_client(args) as client:
+        count = client.label(args.owner, args.label, "unyank" if args.undo else "yank",
+                             {**_selection_args(args), "reason": args.reason})["files"]
     print(f"{'un-yanked' if args.undo else 'yanked'} {count} file(s)")
     return 0
 
 
 def run_visibility(args: argparse.Namespace) -> int:
-    with hub_storage(args) as storage:
-        storage.set_label_private(args.owner, args.label, args.visibility == "private")
+    with hub_client(args) as client:
+        client.label(args.owner, args.label, "visibility",
+                     {"private": args.visibility == "private"})
     print(f"label {args.owner}/{args.label} is now {args.visibility}")
     return 0
 
@@ -172,4 +231,92 @@ def run_gc(args: argparse.Namespace) -> int:
     with hub_storage(args) as storage:
         removed = storage.collect_garbage()
     print(f"removed {removed} unreferenced blob(s)")
+    return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    with hub_client(args) as client:
+        result = client.label(args.owner, args.source, "promote",
+                              {**_selection_args(args), "to": args.target,
+                               "require": args.require})
+    promoted, left = list(result["promoted"]), list(result["left_behind"])  # type: ignore[call-overload]
+    print(f"promoted {len(promoted)} file(s) {args.owner}/{args.source} -> "
+          f"{args.owner}/{args.target}")
+    for filename, why in left:
+        print(f"left behind: {filename} ({why})")
+    return 0
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    request: dict[str, object] = {}
+    if args.glob is not None:
+        if not (args.remove or args.keep_versions or args.max_age):
+            raise UsageError(f"say what the rule for '{args.glob}' keeps",
+                             hint="--keep-versions N and/or --max-age 30d (or --remove)")
+        request = {"glob": args.glob, "keep_versions": args.keep_versions,
+                   "max_age": args.max_age, "remove": args.remove}
+    with hub_client(args) as client:
+        rules = client.owner(args.owner, "retention", request)["rules"]
+    for rule in rules:  # type: ignore[attr-defined]
+        print(f"{rule['glob']}\t{rule['text']}")
+    return 0
+
+
+def live_labels(remote: str, args: argparse.Namespace) -> list[str]:
+    """The labels of the branches and tags *remote* has (the publish label rules)."""
+    from wheelhub.publish.labels import Ref, decide, rules_from_config
+
+    config = resolved_from_args(args)
+    try:
+        out = subprocess.run(["git", "ls-remote", "--heads", "--tags", remote],
+                             cwd=config.directory, capture_output=True, text=True, check=True,
+                             timeout=120).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        detail = getattr(error, "stderr", "") or str(error)
+        raise UsageError(f"git ls-remote {remote} failed: {detail.strip()[:200]}",
+                         hint="pass a remote name or URL git can reach") from None
+    rules = rules_from_config(config)
+    labels: set[str] = set()
+    for line in out.splitlines():
+        ref = line.partition("\t")[2].removesuffix("^{}")
+        is_tag = ref.startswith("refs/tags/")
+        name = ref.removeprefix("refs/tags/" if is_tag else "refs/heads/")
+        labels.add(decide(Ref(name=name, is_tag=is_tag, source="git", why=remote),
+                          rules).label)
+    return sorted(labels)
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    live = live_labels(args.branches_from, args) if args.branches_from else None
+    with hub_client(args) as client:
+        result = client.owner(args.owner, "prune", {"apply": args.yes, "live_labels": live})
+    items: list[dict[str, str]] = result["items"]  # type: ignore[assignment]
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    verb = "removed" if args.yes else "would remove"
+    rows = [(i["label"], i["filename"] or "(whole label)", i["rule"], i["reason"]) for i in items]
+    if rows:
+        print("\n".join(render(("label", "file", "rule", "why"), rows)))
+    print(f"{verb} {sum(1 for i in items if i['filename'])} file(s) and "
+          f"{sum(1 for i in items if not i['filename'])} label(s)"
+          + ("" if args.yes else "; run again with --yes to apply"))
+    return 0
+
+
+def run_archive(args: argparse.Namespace) -> int:
+    with hub_client(args) as client:
+        client.archive(args.owner, args.label, args.output)
+    print(f"wrote {args.owner}/{args.label} to {args.output} (pip: unpack it and use "
+          "--index-url file:///DIR/simple/ or --find-links DIR/files)")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    if not args.archive.is_file():
+        raise UsageError(f"no archive at {args.archive}", hint="make one with `wheelhub label "
+                         "archive OWNER LABEL -o FILE.tar`")
+    with hub_client(args) as client:
+        result = client.import_archive(args.owner, args.label, args.archive)
+    print(f"imported {result['files']} file(s) into {args.owner}/{args.label}")
     return 0

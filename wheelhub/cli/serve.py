@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from wheelhub.server.limits import ConnectionLimits
     from wheelhub.server.serve import ServeOptions, serve
     from wheelhub.server.upstream import UpstreamSettings
+    from wheelhub.server.webhooks import DeliverySettings
 
     config = resolved_from_args(args)
     settings = HubSettings(root=root_of(args, config),
@@ -28,7 +29,10 @@ def run(args: argparse.Namespace) -> int:
                            access_log=config.get("serve.access_log"),
                            body_timeout=config.get("serve.body_timeout"),
                            upstream=UpstreamSettings(ttl=config.get("serve.upstream_ttl"),
-                                                     timeout=config.get("serve.upstream_timeout")))
+                                                     timeout=config.get("serve.upstream_timeout")),
+                           webhooks=DeliverySettings(
+                               timeout=config.get("serve.webhook_timeout"),
+                               attempts=config.get("serve.webhook_attempts")))
     limits = ConnectionLimits(header_timeout=config.get("serve.header_timeout"),
                               keep_alive_timeout=config.get("serve.keep_alive_timeout"),
                               max_connections=config.get("serve.max_connections"))

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from typing import TYPE_CHECKING
 
 from wheelhub.cli._hub import hub_storage
 from wheelhub.cli.options import add_command
+
+if TYPE_CHECKING:
+    from wheelhub.server.storage import Storage
 
 HELP = "create, list and revoke hub tokens"
 
@@ -46,11 +50,22 @@ def run_create(args: argparse.Namespace) -> int:
         secret, record = issue_token(storage, owner=args.owner, scope=args.scope,
                                      label_glob=args.label_glob, expires=args.expires,
                                      description=args.description)
+        _audit(storage, record.owner, "token-create", id=record.id, scope=record.scope.label,
+               labels=record.label_glob or "*")
     expires = _when(record.expires) if record.expires else "never"
     print(f"token {record.id}: owner {record.owner}, scope {record.scope.label}, labels "
           f"{record.label_glob or '*'}, expires {expires}", file=sys.stderr)
     print(secret)
     return 0
+
+
+def _audit(storage: Storage, owner: str, action: str, **detail: object) -> None:
+    """The audit event of a token change made here (the local CLI is the actor)."""
+    from wheelhub.server.hub import Hub, HubSettings
+    from wheelhub.server.operations import Actor, Operations
+
+    Operations(Hub(storage, HubSettings(root=storage.root))).record(
+        Actor.local(), owner, "", action, detail=detail)
 
 
 def _when(timestamp: float | None) -> str:
@@ -77,6 +92,9 @@ def run_revoke(args: argparse.Namespace) -> int:
 
     with hub_storage(args) as storage:
         done = storage.revoke_token(args.token_id)
+        owners = [t.owner for t in storage.list_tokens() if t.id == args.token_id]
+        if done and owners:
+            _audit(storage, owners[0], "token-revoke", id=args.token_id)
     if not done:
         raise UsageError(f"no active token with id {args.token_id}",
                          hint="see `wheelhub token list`")

@@ -11,6 +11,8 @@ The shape is pypi.anaconda.org's, so a hub and anaconda.org read the same::
                                                  the owner's web page)
     /api/v1/<owner>/labels                       the owner's labels (JSON)
     /api/v1/<owner>/labels/<label>/<operation>   one label: its files, or an operation (JSON)
+    /api/v1/<owner>/<operation>                  owner-wide: retention, prune, audit,
+                                                 webhooks, deliveries (JSON)
     /t/<token>/...                               any of the above with a token
 
 Builders take a *base* (``scheme://host[/root_path]``, or ``""`` for a path) and return
@@ -43,6 +45,8 @@ FILES_SEGMENT = "files"
 API_SEGMENTS = ("api", "v1")
 API_LABELS_SEGMENT = "labels"
 HEALTH_SEGMENT = "_health"
+# Owner-wide API operations (``/api/v1/<owner>/<operation>``); the label lifecycle.
+API_OWNER_OPERATIONS = ("retention", "prune", "audit", "webhooks", "deliveries")
 
 
 # -- building -------------------------------------------------------------------------------
@@ -88,6 +92,11 @@ def api_url(base: str, owner: str, label: str | None = None, operation: str = "f
     """``/api/v1/<owner>/labels``, or ``.../labels/<label>/<operation>``."""
     url = f"{base}/{'/'.join(API_SEGMENTS)}/{owner}/{API_LABELS_SEGMENT}"
     return url if label is None else f"{url}/{label}/{operation}"
+
+
+def api_owner_url(base: str, owner: str, operation: str) -> str:
+    """``/api/v1/<owner>/<operation>``: one of :data:`API_OWNER_OPERATIONS`."""
+    return f"{base}/{'/'.join(API_SEGMENTS)}/{owner}/{operation}"
 
 
 def health_url(base: str) -> str:
@@ -152,6 +161,7 @@ class RouteKind(enum.Enum):
     METADATA = "metadata"  # a file's PEP 658 core metadata
     API_LABELS = "api labels"
     API_LABEL = "api label"  # operation "files" (GET) or a label operation (POST)
+    API_OWNER = "api owner"  # an owner-wide operation
     REDIRECT = "redirect"  # a path with no page of its own: go to ``location``
     NOT_FOUND = "not found"
 
@@ -196,6 +206,8 @@ class Route:
                 return api_url("", self.owner)
             case RouteKind.API_LABEL:
                 return api_url("", self.owner, self.label, self.operation)
+            case RouteKind.API_OWNER:
+                return api_owner_url("", self.owner, self.operation)
         return self.location
 
 
@@ -260,7 +272,11 @@ def _parse_simple(route: Route, rest: list[str]) -> Route:
 
 
 def _parse_api(rest: list[str]) -> Route:
-    """``v1/<owner>/labels[/]`` and ``v1/<owner>/labels/<label>/<operation>``."""
+    """``v1/<owner>/labels[/]``, ``v1/<owner>/labels/<label>/<operation>`` and
+    ``v1/<owner>/<owner operation>``."""
+    if len(rest) == 3 and tuple(rest[:1]) == API_SEGMENTS[1:] and is_valid_owner(rest[1]) \
+            and rest[2] in API_OWNER_OPERATIONS:
+        return Route(kind=RouteKind.API_OWNER, owner=rest[1], operation=rest[2])
     if len(rest) < 3 or tuple(rest[:1]) != API_SEGMENTS[1:] or rest[2] != API_LABELS_SEGMENT:
         return _NOT_FOUND
     owner, tail = rest[1], rest[3:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -124,6 +125,8 @@ class IndexTarget:
             package = PackageFile.from_filename(str(candidate.path), None)
         except TwineException as error:
             raise UploadFailedError(f"twine cannot read it: {error}") from None
+        if self.kind == "hub":
+            _with_provenance(package, candidate)
         repository = Repository(self.upload_url, self._username, self._token,
                                 disable_progress_bar=True)
         try:
@@ -156,6 +159,15 @@ class IndexTarget:
 
     def close(self) -> None:
         self._read.close()
+
+
+def _with_provenance(package: Any, candidate: Candidate) -> None:
+    """Add the hub's ``wheelhub_*`` form fields (test verdict, vendored libraries) to what
+    twine sends for *package*; the hub stores them as the file's provenance."""
+    base = package.metadata_dictionary
+    extra = {"wheelhub_test": candidate.verdict,
+             "wheelhub_vendored": ",".join(candidate.vendored)}
+    package.metadata_dictionary = lambda: {**base(), **extra}
 
 
 def _reason(response: requests.Response) -> str:

@@ -44,6 +44,10 @@ class Candidate:
     size: int
     project: str  # canonical
     version: str
+    # What the hub records with the upload (form fields wheelhub_*; other indexes ignore
+    # them): "passed" when every build entry using the wheel passed `wheelhub test`.
+    verdict: str = "untested"
+    vendored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -52,8 +52,18 @@ def select(wheelhouse: Path, *, allow_untested: bool) -> Selection:
         candidates.append(Candidate(path=path, filename=record.filename, sha256=record.sha256,
                                     size=path.stat().st_size,
                                     project=canonicalize_name(record.project),
-                                    version=record.version))
+                                    version=record.version,
+                                    verdict=_verdict(manifest, record.filename),
+                                    vendored=record.vendored))
     return Selection(candidates=tuple(candidates), held_back=tuple(held))
+
+
+def _verdict(manifest: Manifest, filename: str) -> str:
+    """"passed" when every entry with *filename* passed its tests, else "untested"
+    (a publishable wheel never failed)."""
+    statuses = {e.test.status for e in manifest.entries
+                if any(w.filename == filename for w in e.wheels)}
+    return "passed" if statuses == {"passed"} else "untested"
 
 
 def _held_back(manifest: Manifest, good: set[str]) -> list[str]:

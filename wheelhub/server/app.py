@@ -49,9 +49,11 @@ from wheelhub.server.errors import (
 )
 from wheelhub.server.hub import Hub
 from wheelhub.server.multipart import FormParser
-from wheelhub.server.storage import Label, Owner, Page, Selection, TokenRecord, Upstream
+from wheelhub.server.operations import Actor, Operations
+from wheelhub.server.storage import AddOutcome, Label, Owner, Page, TokenRecord, Upstream
 from wheelhub.server.storage import Scope as TokenScope
 from wheelhub.server.upstream import HUB_HEADER, hub_files
+from wheelhub.server.webhooks import Deliverer
 from wheelhub.util.log import get_logger
 from wheelhub.util.redact import redact
 
@@ -80,9 +82,11 @@ def loggable(path: str) -> str:
 
 
 class HubApp:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, deliverer: Deliverer | None = None) -> None:
         self.hub = hub
         self.storage = hub.storage
+        self.deliverer = deliverer
+        self.operations = Operations(hub, on_event=deliverer.wake if deliverer else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -113,8 +117,12 @@ class HubApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.deliverer is not None:
+                    self.deliverer.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.deliverer is not None:
+                    self.deliverer.stop()
                 self.storage.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -129,7 +137,8 @@ class HubApp:
             prefix = urls.with_token(root, token)
         elif auth := headers.get(b"authorization"):
             token = tokens.from_basic_auth(auth)
-        return Request(method=scope["method"], path=path,
+        client = scope.get("client") or ("", 0)
+        return Request(method=scope["method"], path=path, client=str(client[0]),
                        query=scope.get("query_string", b"").decode("latin-1"), headers=headers,
                        token=token or None, root=root, prefix=prefix,
                        scheme=scope.get("scheme", "http"), receive=receive)
@@ -167,6 +176,8 @@ class HubApp:
                 return self._api_labels(route.owner, token)
             case RouteKind.API_LABEL:
                 return await self._api_label(request, token, route)
+            case RouteKind.API_OWNER:
+                return await self._api_owner(request, token, route)
             case RouteKind.REDIRECT:
                 return redirect(request.prefix + route.location)
             case RouteKind.NOT_FOUND:
@@ -309,9 +320,14 @@ class HubApp:
 
             def work() -> str:
                 outcome, record = self.hub.upload(owner, label, form, token)
+                if outcome is not AddOutcome.UNCHANGED:
+                    self.operations.record(Actor(token=token, address=request.client), owner,
+                                           label, "upload", files=(record.filename,),
+                                           detail={"outcome": outcome.value})
                 return f"{outcome.value}: {record.filename}"
 
-            return text(200, await self._in_thread(work))
+            with self.operations.uploading(owner, label):
+                return text(200, await self._in_thread(work))
         finally:
             parser.close()
             for path in temps:  # every failure path; a stored upload was moved away
@@ -350,7 +366,8 @@ class HubApp:
         files = self.storage.list_files(owner, label)
         body = web.label_page(owner, label, files, root_url=request.base_url + request.root,
                               prefix=request.prefix, private=visibility.private,
-                              upstream=self.storage.get_upstream(owner) is not None)
+                              upstream=self.storage.get_upstream(owner) is not None,
+                              provenance=self.storage.provenance(owner, label))
         return Response(status=200, body=body, content_type=_HTML,
                         headers=[_PAGE_CSP])
 
@@ -366,16 +383,33 @@ class HubApp:
 
     async def _api_label(self, request: Request, token: TokenRecord | None,
                          route: Route) -> Response:
-        """A label's files (GET) or an operation on it (POST, admin token)."""
+        """A label's files or archive (GET), or an operation on it (POST, admin token)."""
         owner, label, operation = route.owner, route.label, route.operation
+        actor = Actor(token=token, address=request.client)
         if operation == "files" and request.method in {"GET", "HEAD"}:
             self.hub.check_read(owner, label, token)
-            files = [{"filename": r.filename, "project": r.project, "version": r.version,
-                      "sha256": r.sha256, "size": r.size, "yanked": r.yanked}
-                     for r in self.storage.list_files(owner, label)]
-            return _json(200, {"owner": owner, "label": label, "files": files})
+            return _json(200, self.operations.files(owner, label))
+        if operation == "archive" and request.method in {"GET", "HEAD"}:
+            return await self._archive(actor, owner, label)
         if request.method != "POST":
             return text(405, "method not allowed", (b"allow", b"POST"))
+        if operation == "import":
+            return await self._import(request, actor, owner, label)
+        args = await self._json_body(request)
+        return _json(200, await self._in_thread(
+            lambda: self.operations.label(actor, owner, label, operation, args)))
+
+    async def _api_owner(self, request: Request, token: TokenRecord | None,
+                         route: Route) -> Response:
+        """An owner-wide operation: retention rules, prune, audit log, webhooks."""
+        actor = Actor(token=token, address=request.client)
+        args = await self._json_body(request) if request.method == "POST" else {}
+        if request.method not in {"GET", "HEAD", "POST"}:
+            return text(405, "method not allowed", (b"allow", b"GET, POST"))
+        return _json(200, await self._in_thread(
+            lambda: self.operations.owner(actor, route.owner, route.operation, args)))
+
+    async def _json_body(self, request: Request) -> dict[str, object]:
         body = await request.body(1024 * 1024, idle=self.hub.settings.body_timeout,
                                   min_rate=self.hub.settings.min_body_rate)
         try:
@@ -384,40 +418,35 @@ class HubApp:
                 raise TypeError
         except (ValueError, TypeError) as error:
             raise UploadRejected("the request body must be a JSON object") from error
-        selection = Selection(project=args.get("project"), version=args.get("version"),
-                              filename=args.get("filename"))
-        # Creating a label is what an upload may do anyway; changing one needs admin.
-        self.hub.check_write(owner, label, token,
-                             TokenScope.UPLOAD if operation == "create" else TokenScope.ADMIN)
-        if operation in {"create", "bases"}:
-            bases = args.get("bases", [])
-            if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
-                raise UploadRejected(f'{operation} takes "bases": a list of label names')
-            if operation == "create":
-                private = bool(args.get("private", False))
-                await self._in_thread(lambda: self.storage.create_label(
-                    owner, label, private=private, bases=bases))
-            else:
-                await self._in_thread(lambda: self.storage.set_bases(owner, label, bases))
-            return _json(200, {"operation": operation, "label": label, "bases": bases})
-        if operation in {"copy", "move"}:
-            target = args.get("to")
-            if not isinstance(target, str) or not target:
-                raise UploadRejected(f"{operation} needs a target label: {{\"to\": \"main\"}}")
-            self.hub.check_write(owner, target, token, TokenScope.ADMIN)
-            count = await self._in_thread(lambda: self.storage.copy(
-                owner, label, target, selection, move=operation == "move"))
-        elif operation == "remove":
-            count = await self._in_thread(lambda: self.storage.remove(owner, label, selection))
-        elif operation == "delete":
-            count = await self._in_thread(lambda: self.storage.delete_label(owner, label))
-        elif operation in {"yank", "unyank"}:
-            reason = str(args.get("reason", "")) if operation == "yank" else None
-            count = await self._in_thread(
-                lambda: self.storage.yank(owner, label, selection, reason))
-        else:
-            raise HubNotFound.thing(f"operation '{operation}'")
-        return _json(200, {"operation": operation, "files": count})
+        return args
+
+    async def _archive(self, actor: Actor, owner: str, label: str) -> Response:
+        handle, path = self.storage.temp_file()
+        handle.close()
+        try:
+            await self._in_thread(lambda: self.operations.archive(actor, owner, label, path))
+        except BaseException:
+            path.unlink()
+            raise
+        return Response(status=200, content_type="application/x-tar", file=str(path),
+                        length=path.stat().st_size, remove_file=True)
+
+    async def _import(self, request: Request, actor: Actor, owner: str,
+                      label: str) -> Response:
+        self.operations.authorize(actor, owner, label)  # before reading the body
+        handle, path = self.storage.temp_file()
+        settings = self.hub.settings
+        try:
+            with handle:
+                async for chunk in request.chunks(settings.max_upload_bytes,
+                                                  idle=settings.body_timeout,
+                                                  min_rate=settings.min_body_rate):
+                    handle.write(chunk)
+            source = request.header(b"x-wheelhub-archive-name") or "upload"
+            return _json(200, await self._in_thread(lambda: self.operations.import_archive(
+                actor, owner, label, path, source[:200])))
+        finally:
+            path.unlink(missing_ok=True)
 
 
 def _json(status: int, data: object) -> Response:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -90,6 +92,7 @@ class Request:
     prefix: str  # root + /t/<token>, for building absolute links and redirects
     scheme: str
     receive: Receive
+    client: str = ""  # the peer's address
 
     def header(self, name: bytes) -> str:
         return self.headers.get(name, b"").decode("latin-1")
@@ -148,8 +151,17 @@ class Response:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     file: str | None = None  # stream this path instead of body
     length: int | None = None
+    remove_file: bool = False  # a temporary file: removed once sent
 
     async def send(self, send: Send, *, head: bool) -> None:
+        try:
+            await self._send(send, head=head)
+        finally:
+            if self.remove_file and self.file is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.file)  # noqa: PTH108
+
+    async def _send(self, send: Send, *, head: bool) -> None:
         length = self.length if self.file is not None else len(self.body)
         headers = [(b"content-type", self.content_type.encode()),
                    (b"content-length", str(length).encode()), *self.headers]

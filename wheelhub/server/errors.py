@@ -96,6 +96,32 @@ class UploadConflict(HubError):
                    hint="files are immutable: bump the version (or a build tag) and upload again")
 
 
+class LabelConflict(HubError):
+    """A promotion or import would put other bytes under a filename the label (or the
+    owner) already has (HTTP 409); nothing was changed."""
+
+    status = 409
+
+    @classmethod
+    def files(cls, owner: str, label: str, names: list[str]) -> LabelConflict:
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        return cls(f"'{owner}/{label}' already has other bytes for {len(names)} file(s): {shown}",
+                   hint="nothing was changed; remove those files from the target first, or "
+                   "promote only the others (--project/--version/--file)")
+
+
+class ArchiveInvalid(HubError):
+    """A label archive that is truncated, edited or not an archive (HTTP 400)."""
+
+    status = 400
+
+    @classmethod
+    def because(cls, source: str, reason: str) -> ArchiveInvalid:
+        return cls(f"archive {source}: {reason}",
+                   hint="nothing was imported; make the archive again with `wheelhub label "
+                   "archive` (its files are checked against the recorded sha256)")
+
+
 class UploadTooLarge(HubError):
     status = 413
 

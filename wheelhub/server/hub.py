@@ -26,12 +26,14 @@ from wheelhub.server.storage import (
     AddOutcome,
     FileRecord,
     NewFile,
+    Provenance,
     Scope,
     Storage,
     TokenRecord,
     Visibility,
 )
 from wheelhub.server.upstream import UpstreamClient, UpstreamSettings
+from wheelhub.server.webhooks import DeliverySettings
 from wheelhub.util.log import get_logger
 
 log = get_logger("server")
@@ -49,6 +51,7 @@ class HubSettings:
     body_timeout: float = 30.0  # seconds without a byte of a request body
     min_body_rate: int = 1024  # bytes/s a body must average once body_timeout has passed
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    webhooks: DeliverySettings = field(default_factory=DeliverySettings)
 
 
 class Hub:
@@ -174,7 +177,23 @@ class Hub:
             summary=meta.summary,
             metadata_sha256=hashlib.sha256(meta.raw).hexdigest() if meta.static else None,
             uploaded=time.time())
-        return NewFile(record=record, metadata=meta.raw, path=upload.path)
+        return NewFile(record=record, metadata=meta.raw, path=upload.path,
+                       provenance=provenance_of(form.fields))
+
+
+# Form fields publish adds to a twine upload (twine and other indexes ignore them).
+PROVENANCE_FIELDS = {"wheelhub_test": "verdict", "wheelhub_branch": "branch",
+                     "wheelhub_commit": "commit", "wheelhub_run_url": "run_url",
+                     "wheelhub_vendored": "vendored"}
+
+
+def provenance_of(fields: dict[str, str]) -> Provenance | None:
+    """The provenance publish sent with an upload; None when it sent none (plain twine)."""
+    given = {key: fields[name] for name, key in PROVENANCE_FIELDS.items() if fields.get(name)}
+    if not given:
+        return None
+    vendored = given.pop("vendored", "")
+    return Provenance.from_json({**given, "vendored": [v for v in vendored.split(",") if v]})
 
 
 class _Digest(Protocol):

@@ -9,6 +9,7 @@ from wheelhub.server.app import HubApp
 from wheelhub.server.hub import Hub, HubSettings
 from wheelhub.server.limits import ConnectionLimits
 from wheelhub.server.sqlite import SqliteStorage
+from wheelhub.server.webhooks import Deliverer
 from wheelhub.util.log import get_logger
 
 log = get_logger("server")
@@ -27,7 +28,7 @@ def build_app(settings: HubSettings) -> HubApp:
     removed = storage.clean_temp()
     if removed:
         log.info("removed %d leftover partial upload(s) from %s", removed, storage.tmp)
-    return HubApp(Hub(storage, settings))
+    return HubApp(Hub(storage, settings), Deliverer(storage, settings.webhooks))
 
 
 def serve(options: ServeOptions) -> None:

@@ -15,12 +15,16 @@ leaves at worst an unreferenced blob (collected later), never a row without its 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import fnmatch
+import json
 import os
 import sqlite3
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,21 +41,29 @@ from wheelhub.index.simple import (
     render_index,
     render_project,
 )
-from wheelhub.server.errors import HubNotFound, UploadConflict
+from wheelhub.server.errors import HubNotFound, LabelConflict, UploadConflict
 from wheelhub.server.storage import (
     AddOutcome,
+    AuditEvent,
     CachedUpstreamPage,
+    Delivery,
     FileRecord,
+    ImportItem,
     Label,
     NewFile,
     Owner,
     Page,
     PageLookup,
+    PromoteResult,
+    Provenance,
+    PruneItem,
+    RetentionRule,
     Scope,
     Selection,
     TokenRecord,
     Upstream,
     Visibility,
+    Webhook,
 )
 from wheelhub.util.log import get_logger
 
@@ -112,12 +124,53 @@ CREATE INDEX IF NOT EXISTS upstream_files_sha256 ON upstream_files(sha256);
 CREATE TABLE IF NOT EXISTS hub_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO hub_meta(key, value) VALUES ('hub_id', lower(hex(randomblob(16))));
 """
-# (version, name, sql), applied in order to a database whose user_version is below it.
-MIGRATIONS: tuple[tuple[int, str, str], ...] = (
-    (1, "initial schema", SCHEMA),
-    (2, "label bases / owner upstream", LABEL_BASES_UPSTREAM),
+# Label lifecycle (issue 14): provenance and test verdicts per file, retention rules, the
+# append-only audit log (triggers refuse UPDATE and DELETE), webhooks and their outbox.
+LABEL_LIFECYCLE = """
+CREATE TABLE IF NOT EXISTS file_provenance(
+    file_id INTEGER PRIMARY KEY, verdict TEXT NOT NULL, details TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS retention_rules(
+    owner_id INTEGER NOT NULL, label_glob TEXT NOT NULL, keep_versions INTEGER, max_age REAL,
+    created REAL NOT NULL,
+    PRIMARY KEY(owner_id, label_glob)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_events(
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, owner TEXT NOT NULL, label TEXT NOT NULL,
+    action TEXT NOT NULL, actor_id INTEGER, actor TEXT NOT NULL, address TEXT NOT NULL,
+    files TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_events_owner_time ON audit_events(owner, time);
+CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS webhooks(
+    id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL,
+    secret TEXT NOT NULL, secret_env TEXT NOT NULL, created REAL NOT NULL, removed REAL);
+CREATE TABLE IF NOT EXISTS webhook_deliveries(
+    id INTEGER PRIMARY KEY, webhook_id INTEGER NOT NULL, event_id INTEGER NOT NULL,
+    action TEXT NOT NULL, payload BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL, state TEXT NOT NULL, last_status TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(state, next_attempt);
+"""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Migration:
+    """One schema step; a database at ``PRAGMA user_version`` N gets every step above N."""
+
+    version: int
+    name: str
+    sql: str
+
+
+# In order. Each step's SQL is idempotent (IF NOT EXISTS), so a race between two openers
+# of a fresh database is harmless.
+MIGRATIONS = (
+    Migration(version=1, name="base", sql=SCHEMA),
+    Migration(version=2, name="label bases / owner upstream", sql=LABEL_BASES_UPSTREAM),
+    Migration(version=3, name="label lifecycle", sql=LABEL_LIFECYCLE),
 )
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+SCHEMA_VERSION = MIGRATIONS[-1].version
 MAX_BASE_DEPTH = 16  # bases of bases: a chain deeper than this is refused as a likely mistake
 
 _FILE_COLUMNS = ("f.filename, f.project, f.display_name, f.version, f.kind, f.python_tags, "
@@ -183,11 +236,12 @@ class SqliteStorage:
         if version > SCHEMA_VERSION:
             raise UsageError(f"{self.db_path} was written by a newer wheelhub (schema {version})",
                              hint="upgrade wheelhub")
-        for step, name, sql in MIGRATIONS:
-            if version < step:
-                log.debug("migrating %s to schema %d (%s)", self.db_path, step, name)
-                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={step};\n"
-                                   "COMMIT;")
+        for migration in MIGRATIONS:
+            if migration.version > version:
+                log.debug("schema step %d (%s) on %s", migration.version, migration.name,
+                          self.db_path)
+                conn.executescript(f"BEGIN IMMEDIATE;\n{migration.sql}\n"
+                                   f"PRAGMA user_version={migration.version};\nCOMMIT;")
 
     # -- connections and transactions -------------------------------------------------
 
@@ -365,12 +419,14 @@ class SqliteStorage:
         rows = conn.execute(
             "SELECT l.name, l.private, l.created, COUNT(lf.file_id), COUNT(DISTINCT lf.project), "
             "(SELECT group_concat(name, ',') FROM (SELECT b.name AS name FROM label_bases lb "
-            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position)) "
-            "FROM labels l LEFT JOIN label_files lf ON lf.label_id=l.id WHERE l.owner_id=? "
+            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position)), "
+            "COALESCE(SUM(f.size), 0), MAX(lf.added) "
+            "FROM labels l LEFT JOIN label_files lf ON lf.label_id=l.id "
+            "LEFT JOIN files f ON f.id=lf.file_id WHERE l.owner_id=? "
             "GROUP BY l.id ORDER BY l.name", (owner_id,))
         return [Label(owner=owner, name=r[0], private=bool(r[1]), created=r[2], files=r[3],
-                      projects=r[4], bases=tuple(r[5].split(",")) if r[5] else ())
-                for r in rows]
+                      projects=r[4], bases=tuple(r[5].split(",")) if r[5] else (),
+                      size=r[6], last_upload=r[7]) for r in rows]
 
     def set_label_private(self, owner: str, label: str, private: bool) -> None:
         with self._write() as tx:
@@ -487,6 +543,7 @@ class SqliteStorage:
                 if row is not None:
                     if row[1] != record.sha256:
                         raise UploadConflict.for_file(owner, record.filename)
+                    self._set_provenance(tx, row[0], new.provenance)
                     linked = tx.execute(
                         "INSERT OR IGNORE INTO label_files(label_id, file_id, project, added) "
                         "VALUES (?, ?, ?, ?)", (label_id, row[0], record.project, time.time()))
@@ -494,30 +551,38 @@ class SqliteStorage:
                         return AddOutcome.UNCHANGED
                     self._refresh(tx, label_id, {record.project})
                     return AddOutcome.LINKED
-                target = self.blob_path(record.sha256)
-                target.parent.mkdir(exist_ok=True)
-                temp.replace(target)
-                _fsync(target.parent)
-                cursor = tx.execute(
-                    "INSERT INTO files(owner_id, filename, project, display_name, version, kind, "
-                    "python_tags, platform_tags, size, sha256, md5, blake2_256, requires_python, "
-                    "summary, metadata, metadata_sha256, uploaded) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (owner_id, record.filename, record.project, record.display_name,
-                     record.version, record.kind, ",".join(record.python_tags),
-                     ",".join(record.platform_tags), record.size, record.sha256, record.md5,
-                     record.blake2_256, record.requires_python, record.summary, new.metadata,
-                     record.metadata_sha256 or "", record.uploaded))
+                file_id = self._insert_file(tx, owner_id, new)
                 tx.execute("INSERT INTO label_files(label_id, file_id, project, added) "
                            "VALUES (?, ?, ?, ?)",
-                           (label_id, cursor.lastrowid, record.project, record.uploaded))
-                tx.execute("INSERT OR IGNORE INTO owner_projects(owner_id, project) VALUES (?, ?)",
-                           (owner_id, record.project))  # kept after removal: the name rule
+                           (label_id, file_id, record.project, record.uploaded))
                 self._refresh(tx, label_id, {record.project})
                 return AddOutcome.CREATED
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
+
+    def _insert_file(self, tx: sqlite3.Connection, owner_id: int, new: NewFile) -> int:
+        """Move *new*'s bytes into ``blobs/`` and add its row (inside the caller's transaction)."""
+        record = new.record
+        target = self.blob_path(record.sha256)
+        target.parent.mkdir(exist_ok=True)
+        new.path.replace(target)
+        _fsync(target.parent)
+        cursor = tx.execute(
+            "INSERT INTO files(owner_id, filename, project, display_name, version, kind, "
+            "python_tags, platform_tags, size, sha256, md5, blake2_256, requires_python, "
+            "summary, metadata, metadata_sha256, uploaded) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (owner_id, record.filename, record.project, record.display_name,
+             record.version, record.kind, ",".join(record.python_tags),
+             ",".join(record.platform_tags), record.size, record.sha256, record.md5,
+             record.blake2_256, record.requires_python, record.summary, new.metadata,
+             record.metadata_sha256 or "", record.uploaded))
+        file_id = int(cursor.lastrowid or 0)
+        self._set_provenance(tx, file_id, new.provenance)
+        tx.execute("INSERT OR IGNORE INTO owner_projects(owner_id, project) VALUES (?, ?)",
+                   (owner_id, record.project))  # kept after removal: the name rule
+        return file_id
 
     @staticmethod
     def _same_release_file(tx: sqlite3.Connection, owner_id: int,
@@ -553,9 +618,11 @@ class SqliteStorage:
         row = self._chain_file(owner, label, filename, _FILE_COLUMNS)
         return None if row is None else _record(row)
 
-    def core_metadata(self, owner: str, label: str, filename: str) -> bytes | None:
+    def core_metadata(self, owner: str, label: str, filename: str, *,
+                      served: bool = True) -> bytes | None:
+        """The file's core metadata; with *served*, only where the index offers it (PEP 658)."""
         row = self._chain_file(owner, label, filename, "f.metadata, f.metadata_sha256")
-        if row is None or not row[1] or not isinstance(row[0], bytes):
+        if row is None or not isinstance(row[0], bytes) or (served and not row[1]):
             return None
         return row[0]
 
@@ -660,6 +727,7 @@ class SqliteStorage:
         rows = tx.execute("SELECT id, sha256 FROM files WHERE id NOT IN "
                           "(SELECT file_id FROM label_files)").fetchall()
         tx.executemany("DELETE FROM files WHERE id=?", [(r[0],) for r in rows])
+        tx.executemany("DELETE FROM file_provenance WHERE file_id=?", [(r[0],) for r in rows])
         return {str(r[1]) for r in rows}
 
     def _unlink_unreferenced(self, candidates: set[str]) -> int:
@@ -763,6 +831,293 @@ class SqliteStorage:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
 
+    # -- label lifecycle: provenance, promotion, import, retention --------------------
+
+    @staticmethod
+    def _set_provenance(tx: sqlite3.Connection, file_id: int,
+                        provenance: Provenance | None) -> None:
+        if provenance is not None:
+            tx.execute("INSERT OR REPLACE INTO file_provenance(file_id, verdict, details) "
+                       "VALUES (?, ?, ?)", (file_id, provenance.verdict,
+                                            json.dumps(provenance.to_json(), sort_keys=True)))
+
+    def provenance(self, owner: str, label: str) -> dict[str, Provenance]:
+        conn = self._conn()
+        label_id = self._label_id(conn, owner, label)
+        rows = conn.execute(
+            "SELECT f.filename, p.details FROM label_files lf JOIN files f ON f.id=lf.file_id "
+            "JOIN file_provenance p ON p.file_id=f.id WHERE lf.label_id=?", (label_id,))
+        return {str(name): Provenance.from_json(json.loads(details)) for name, details in rows}
+
+    @staticmethod
+    def _conflicts(tx: sqlite3.Connection, owner_id: int, label_id: int | None,
+                   incoming: list[tuple[str, str]]) -> list[str]:
+        """Names of *incoming* (filename, sha256) whose release file is already stored
+        (in the label, or anywhere of the owner when *label_id* is None) with other bytes."""
+        if label_id is None:
+            rows = tx.execute("SELECT filename, sha256 FROM files WHERE owner_id=?", (owner_id,))
+        else:
+            rows = tx.execute("SELECT f.filename, f.sha256 FROM label_files lf JOIN files f "
+                              "ON f.id=lf.file_id WHERE lf.label_id=?", (label_id,))
+        stored = {parse_dist_filename(str(name)).identity: str(sha) for name, sha in rows}
+        return sorted(name for name, sha in incoming
+                      if stored.get(parse_dist_filename(name).identity, sha) != sha)
+
+    def promote(self, owner: str, source: str, target: str, selection: Selection, *,
+                require_tested: bool) -> PromoteResult:
+        """Copy the selected files of *source* into *target* in one transaction: after a
+        crash either all of them are there or none. ``require_tested`` leaves behind (and
+        names) every file whose recorded test verdict is not ``passed``."""
+        if source == target:
+            raise UsageError(f"source and target label are both '{source}'")
+        with self._write() as tx:
+            source_id = self._label_id(tx, owner, source)
+            target_id = self._label_id(tx, owner, target, create=True)
+            clauses, args = self._select(selection)
+            rows = tx.execute(
+                "SELECT lf.file_id, lf.project, lf.yanked, f.filename, f.sha256, "  # noqa: S608
+                "COALESCE(p.verdict, 'unknown') FROM label_files lf "
+                "JOIN files f ON f.id=lf.file_id LEFT JOIN file_provenance p ON p.file_id=f.id "
+                f"WHERE lf.label_id=?{clauses} ORDER BY f.filename",
+                [source_id, *args]).fetchall()
+            if not rows:
+                raise HubNotFound.thing(f"nothing matching in '{owner}/{source}'")
+            conflicts = self._conflicts(tx, self._owner_id(tx, owner), target_id,
+                                        [(str(r[3]), str(r[4])) for r in rows])
+            if conflicts:
+                raise LabelConflict.files(owner, target, conflicts)
+            now = time.time()
+            promoted: list[str] = []
+            left: list[tuple[str, str]] = []
+            for file_id, project, yanked, filename, _sha, verdict in rows:
+                if require_tested and verdict != "passed":
+                    left.append((str(filename), f"test verdict: {verdict}"))
+                    continue
+                tx.execute("INSERT OR IGNORE INTO label_files(label_id, file_id, project, added, "
+                           "yanked) VALUES (?, ?, ?, ?, ?)", (target_id, file_id, project, now,
+                                                              yanked))
+                promoted.append(str(filename))
+            self._refresh(tx, target_id, {str(r[1]) for r in rows if str(r[3]) in promoted})
+        return PromoteResult(promoted=tuple(promoted), left_behind=tuple(left))
+
+    def import_files(self, owner: str, label: str, items: list[ImportItem]) -> int:
+        """Add verified archive files to *label* with their yanks, times and provenance, all
+        or nothing; a file the owner already stores with other bytes fails the whole import."""
+        with self._write() as tx:
+            owner_id = self._owner_id(tx, owner)
+            label_id = self._label_id(tx, owner, label, create=True)
+            conflicts = self._conflicts(tx, owner_id, None, [
+                (i.new.record.filename, i.new.record.sha256) for i in items])
+            if conflicts:
+                raise LabelConflict.files(owner, label, conflicts)
+            for item in items:
+                row = self._same_release_file(tx, owner_id, item.new.record)
+                if row is None:
+                    file_id = self._insert_file(tx, owner_id, item.new)
+                else:
+                    file_id = row[0]
+                    self._set_provenance(tx, file_id, item.new.provenance)
+                tx.execute("INSERT OR REPLACE INTO label_files(label_id, file_id, project, added, "
+                           "yanked) VALUES (?, ?, ?, ?, ?)",
+                           (label_id, file_id, item.new.record.project, item.added, item.yanked))
+            self._refresh(tx, label_id, {i.new.record.project for i in items})
+        return len(items)
+
+    def set_retention(self, owner: str, rule: RetentionRule) -> None:
+        with self._write() as tx:
+            tx.execute("INSERT OR REPLACE INTO retention_rules(owner_id, label_glob, "
+                       "keep_versions, max_age, created) VALUES (?, ?, ?, ?, ?)",
+                       (self._owner_id(tx, owner), rule.label_glob, rule.keep_versions,
+                        rule.max_age, time.time()))
+
+    def remove_retention(self, owner: str, label_glob: str) -> bool:
+        with self._write() as tx:
+            return tx.execute("DELETE FROM retention_rules WHERE owner_id=? AND label_glob=?",
+                              (self._owner_id(tx, owner), label_glob)).rowcount > 0
+
+    def list_retention(self, owner: str) -> list[RetentionRule]:
+        conn = self._conn()
+        rows = conn.execute("SELECT label_glob, keep_versions, max_age FROM retention_rules "
+                            "WHERE owner_id=? ORDER BY label_glob", (self._owner_id(conn, owner),))
+        return [RetentionRule(label_glob=r[0], keep_versions=r[1], max_age=r[2]) for r in rows]
+
+    def prune(self, owner: str, *, apply: bool, now: float, live_labels: frozenset[str] | None,
+              busy: frozenset[str] = frozenset()) -> list[PruneItem]:
+        """What the owner's retention rules remove, and with *apply* remove it, planned and
+        applied in one write transaction (so the applied run is exactly the plan)."""
+        rules = self.list_retention(owner)
+        with (self._write() if apply else contextlib.nullcontext(self._conn())) as conn:
+            labels = conn.execute(
+                "SELECT l.id, l.name, COALESCE(MAX(lf.added), l.created) FROM labels l "
+                "LEFT JOIN label_files lf ON lf.label_id=l.id WHERE l.owner_id=? "
+                "GROUP BY l.id ORDER BY l.name", (self._owner_id(conn, owner),)).fetchall()
+            plan: list[PruneItem] = []
+            for label_id, name, last in labels:
+                matching = [r for r in rules if fnmatch.fnmatchcase(name, r.label_glob)]
+                if matching and name not in busy:
+                    plan += self._prune_label(conn, label_id, name, float(last), matching, now,
+                                              live_labels)
+            if apply:
+                self._apply_prune(conn, owner, {n: i for i, n, _ in labels}, plan)
+                orphans = self._drop_orphan_rows(conn)
+        if apply:
+            self._unlink_unreferenced(orphans)
+        return plan
+
+    def _prune_label(self, conn: sqlite3.Connection, label_id: int, name: str, last: float,
+                     rules: list[RetentionRule], now: float,
+                     live_labels: frozenset[str] | None) -> list[PruneItem]:
+        if name != DEFAULT_LABEL:  # every owner keeps its main label
+            if live_labels is not None and name not in live_labels:
+                return [PruneItem(label=name, filename="", rule=rules[0].label_glob,
+                                  reason="its branch no longer exists")]
+            for rule in rules:
+                if rule.max_age is not None and now - last > rule.max_age:
+                    return [PruneItem(label=name, filename="", rule=rule.label_glob,
+                                      reason=f"last upload {(now - last) / 86400:.1f}d ago "
+                                      f"(max age {rule.max_age / 86400:g}d)")]
+        items: list[PruneItem] = []
+        keeping = [r for r in rules if r.keep_versions is not None]
+        if not keeping:
+            return items
+        rule = min(keeping, key=lambda r: r.keep_versions or 0)  # the strictest applies
+        by_project: dict[str, dict[str, list[str]]] = {}
+        for project, version, filename in conn.execute(
+                "SELECT lf.project, f.version, f.filename FROM label_files lf JOIN files f "
+                "ON f.id=lf.file_id WHERE lf.label_id=? ORDER BY f.filename", (label_id,)):
+            by_project.setdefault(str(project), {}).setdefault(str(version), []).append(
+                str(filename))
+        for versions in by_project.values():
+            newest = sorted(versions, key=_version_key, reverse=True)
+            for old in newest[rule.keep_versions:]:
+                items += [PruneItem(label=name, filename=filename, rule=rule.label_glob,
+                                    reason=f"version {old} is older than the newest "
+                                    f"{rule.keep_versions}") for filename in versions[old]]
+        return items
+
+    def _apply_prune(self, tx: sqlite3.Connection, owner: str, ids: dict[str, int],
+                     plan: list[PruneItem]) -> None:
+        touched: dict[int, set[str]] = {}
+        for item in plan:
+            label_id = ids[item.label]
+            if not item.filename:
+                tx.execute("DELETE FROM label_files WHERE label_id=?", (label_id,))
+                tx.execute("DELETE FROM pages WHERE label_id=?", (label_id,))
+                tx.execute("DELETE FROM labels WHERE id=?", (label_id,))
+                log.info("prune: removed label %s/%s (%s)", owner, item.label, item.reason)
+                continue
+            row = tx.execute("SELECT lf.file_id, lf.project FROM label_files lf JOIN files f "
+                             "ON f.id=lf.file_id WHERE lf.label_id=? AND f.filename=?",
+                             (label_id, item.filename)).fetchone()
+            tx.execute("DELETE FROM label_files WHERE label_id=? AND file_id=?", (label_id, row[0]))
+            touched.setdefault(label_id, set()).add(str(row[1]))
+        for label_id, projects in touched.items():
+            self._refresh(tx, label_id, projects)
+
+    # -- audit log and webhooks -------------------------------------------------------
+
+    def record_event(self, event: AuditEvent) -> int:
+        """Append *event*, and queue it for every webhook of the owner that wants it (in the
+        same transaction, so a crash never loses a delivery of a logged event)."""
+        with self._write() as tx:
+            cursor = tx.execute(
+                "INSERT INTO audit_events(time, owner, label, action, actor_id, actor, address, "
+                "files, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event.time, event.owner, event.label, event.action, event.actor_id, event.actor,
+                 event.address, json.dumps(list(event.files)), event.detail or "{}"))
+            event_id = int(cursor.lastrowid or 0)
+            payload = json.dumps({**dataclasses.replace(event, id=event_id).to_json(),
+                                  "event": event.action}, sort_keys=True).encode()
+            for hook in self.list_webhooks(event.owner, conn=tx):
+                if event.action in hook.events or "*" in hook.events:
+                    tx.execute("INSERT INTO webhook_deliveries(webhook_id, event_id, action, "
+                               "payload, next_attempt, state, updated) "
+                               "VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+                               (hook.id, event_id, event.action, payload, event.time, event.time))
+        return event_id
+
+    def list_events(self, owner: str, *, since: float | None = None, label: str | None = None,
+                    action: str | None = None) -> list[AuditEvent]:
+        where, args = ["owner=?"], [owner]
+        for column, value in (("time>=?", since), ("label=?", label), ("action=?", action)):
+            if value is not None:
+                where.append(column)
+                args.append(value)  # type: ignore[arg-type]
+        rows = self._conn().execute(
+            "SELECT id, time, owner, label, action, actor_id, actor, address, files, detail "  # noqa: S608
+            f"FROM audit_events WHERE {' AND '.join(where)} ORDER BY id", args)
+        return [AuditEvent(id=r[0], time=r[1], owner=r[2], label=r[3], action=r[4],
+                           actor_id=r[5], actor=r[6], address=r[7],
+                           files=tuple(json.loads(r[8])), detail=r[9]) for r in rows]
+
+    def add_webhook(self, owner: str, url: str, events: tuple[str, ...], secret: str,
+                    secret_env: str) -> Webhook:
+        now = time.time()
+        with self._write() as tx:
+            cursor = tx.execute(
+                "INSERT INTO webhooks(owner_id, url, events, secret, secret_env, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (self._owner_id(tx, owner), url, ",".join(events), secret, secret_env, now))
+        return Webhook(id=int(cursor.lastrowid or 0), owner=owner, url=url, events=events,
+                       secret_env=secret_env, created=now)
+
+    def remove_webhook(self, owner: str, webhook_id: int) -> bool:
+        with self._write() as tx:
+            return tx.execute("UPDATE webhooks SET removed=? WHERE id=? AND owner_id=? "
+                              "AND removed IS NULL",
+                              (time.time(), webhook_id, self._owner_id(tx, owner))).rowcount > 0
+
+    def list_webhooks(self, owner: str, *, conn: sqlite3.Connection | None = None) -> list[Webhook]:
+        conn = conn or self._conn()
+        rows = conn.execute("SELECT id, url, events, secret_env, created FROM webhooks "
+                            "WHERE owner_id=? AND removed IS NULL ORDER BY id",
+                            (self._owner_id(conn, owner),))
+        return [Webhook(id=r[0], owner=owner, url=r[1], events=tuple(r[2].split(",")),
+                        secret_env=r[3], created=r[4]) for r in rows]
+
+    def webhook_secret(self, webhook_id: int) -> str | None:
+        row = self._conn().execute("SELECT secret FROM webhooks WHERE id=?",
+                                   (webhook_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    _QUERY_DELIVERIES = ("SELECT d.id, d.webhook_id, d.event_id, d.action, w.url, d.attempts, "
+                         "d.state, d.last_status, d.updated FROM webhook_deliveries d "
+                         "JOIN webhooks w ON w.id=d.webhook_id")
+
+    def due_deliveries(self, now: float, limit: int = 20,
+                       lease: float = 120.0) -> list[tuple[Delivery, bytes]]:
+        """Pending deliveries whose time has come, leased for *lease* seconds (so another
+        hub process on the same root does not send them too)."""
+        with self._write() as tx:
+            rows = tx.execute(self._QUERY_DELIVERIES + " WHERE d.state='pending' AND "
+                              "d.next_attempt<=? ORDER BY d.next_attempt LIMIT ?",
+                              (now, limit)).fetchall()
+            found = []
+            for row in rows:
+                tx.execute("UPDATE webhook_deliveries SET next_attempt=? WHERE id=?",
+                           (now + lease, row[0]))
+                payload = tx.execute("SELECT payload FROM webhook_deliveries WHERE id=?",
+                                     (row[0],)).fetchone()[0]
+                found.append((_delivery(row), bytes(payload)))
+        return found
+
+    def finish_delivery(self, delivery_id: int, *, status: str, retry_at: float | None,
+                        give_up: bool) -> None:
+        state = "failed" if give_up else ("pending" if retry_at is not None else "delivered")
+        with self._write() as tx:
+            tx.execute("UPDATE webhook_deliveries SET attempts=attempts+1, state=?, last_status=?, "
+                       "next_attempt=COALESCE(?, next_attempt), updated=? WHERE id=?",
+                       (state, status, retry_at, time.time(), delivery_id))
+
+    def list_deliveries(self, owner: str, webhook_id: int | None = None) -> list[Delivery]:
+        conn = self._conn()
+        query = self._QUERY_DELIVERIES + " WHERE w.owner_id=?"
+        args: list[object] = [self._owner_id(conn, owner)]
+        if webhook_id is not None:
+            query += " AND w.id=?"
+            args.append(webhook_id)
+        return [_delivery(r) for r in conn.execute(query + " ORDER BY d.id", args)]
+
     # -- tokens -----------------------------------------------------------------------
 
     def add_token(self, *, owner: str, token_hash: str, scope: Scope, label_glob: str | None,
@@ -809,6 +1164,21 @@ class SqliteStorage:
         with self._write() as tx:
             return tx.execute("UPDATE tokens SET revoked=? WHERE id=? AND revoked IS NULL",
                               (time.time(), token_id)).rowcount > 0
+
+
+def _delivery(row: tuple[object, ...]) -> Delivery:
+    did, hook, event, action, url, attempts, state, status, updated = row
+    return Delivery(id=int(str(did)), webhook_id=int(str(hook)), event_id=int(str(event)),
+                    action=str(action), url=str(url), attempts=int(str(attempts)),
+                    state=str(state), last_status=str(status), updated=float(str(updated)))
+
+
+def _version_key(text: str) -> tuple[int, Version | str]:
+    """Newest last; versions that do not parse sort before every one that does."""
+    try:
+        return 1, Version(text)
+    except InvalidVersion:
+        return 0, text
 
 
 def _mkstemp(directory: Path) -> tuple[int, str]:

@@ -50,6 +50,8 @@ class Label:
     files: int = 0
     projects: int = 0
     bases: tuple[str, ...] = ()  # labels of the same owner whose files show through, in order
+    size: int = 0  # bytes of the files it lists
+    last_upload: float | None = None  # when a file was last added to it
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -129,6 +131,34 @@ class FileRecord:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Provenance:
+    """Where a file came from, as publish recorded it (upload form fields ``wheelhub_*``)."""
+
+    verdict: str = "unknown"  # passed | failed | untested | unknown (no record)
+    branch: str = ""
+    commit: str = ""
+    run_url: str = ""
+    vendored: tuple[str, ...] = ()  # libraries auditwheel grafted in
+
+    def to_json(self) -> dict[str, object]:
+        return {"verdict": self.verdict, "branch": self.branch, "commit": self.commit,
+                "run_url": self.run_url, "vendored": list(self.vendored)}
+
+    @classmethod
+    def from_json(cls, data: object) -> Provenance:
+        if not isinstance(data, dict):
+            return cls()
+        verdict = str(data.get("verdict") or "unknown")
+        return cls(verdict=verdict if verdict in VERDICTS else "unknown",
+                   branch=str(data.get("branch") or ""), commit=str(data.get("commit") or ""),
+                   run_url=str(data.get("run_url") or ""),
+                   vendored=tuple(str(v) for v in data.get("vendored") or ()))
+
+
+VERDICTS = ("passed", "failed", "untested", "unknown")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class NewFile:
     """A validated upload, ready to store. ``path`` is the archive, a file from
     :meth:`Storage.temp_file` that :meth:`Storage.add_file` moves into place."""
@@ -136,6 +166,7 @@ class NewFile:
     record: FileRecord
     metadata: bytes
     path: Path
+    provenance: Provenance | None = None  # None: keep what is recorded (if anything)
 
 
 class AddOutcome(enum.Enum):
@@ -185,6 +216,92 @@ class Selection:
     filename: str | None = None
 
 
+# -- label lifecycle: promotion, retention, audit log, webhooks --------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PromoteResult:
+    promoted: tuple[str, ...]  # filenames now in the target (newly or already)
+    left_behind: tuple[tuple[str, str], ...]  # (filename, why) of files the gate held back
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetentionRule:
+    """What ``prune`` may remove from labels matching ``label_glob``."""
+
+    label_glob: str
+    keep_versions: int | None = None  # keep the newest N versions of each project
+    max_age: float | None = None  # seconds since the label's last upload
+
+    @property
+    def text(self) -> str:
+        parts = [f"keep {self.keep_versions} versions"] if self.keep_versions is not None else []
+        if self.max_age is not None:
+            parts.append(f"max age {self.max_age / 86400:g}d")
+        return ", ".join(parts) or "labels whose branch is gone"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PruneItem:
+    """One thing prune removes: a whole label (``filename`` "") or one file of it."""
+
+    label: str
+    filename: str
+    rule: str  # the rule's glob
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImportItem:
+    """A file read back from an archive, verified, ready to be added to a label."""
+
+    new: NewFile
+    yanked: str | None
+    added: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditEvent:
+    id: int
+    time: float
+    owner: str
+    label: str  # "" for owner-wide events (tokens, webhooks, retention)
+    action: str
+    actor_id: int | None  # the token's id; None for the local CLI
+    actor: str  # the token's description, or "local <user>@<host>"; never the token
+    address: str  # client address, "local" for the CLI
+    files: tuple[str, ...] = ()
+    detail: str = ""  # JSON object text
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "time": self.time, "owner": self.owner, "label": self.label,
+                "action": self.action, "actor_id": self.actor_id, "actor": self.actor,
+                "address": self.address, "files": list(self.files), "detail": self.detail}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Webhook:
+    id: int
+    owner: str
+    url: str
+    events: tuple[str, ...]
+    secret_env: str  # the variable the secret was read from (the secret is never shown)
+    created: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Delivery:
+    id: int
+    webhook_id: int
+    event_id: int
+    action: str
+    url: str
+    attempts: int
+    state: str  # pending | delivered | failed
+    last_status: str  # "HTTP 200", "timed out", ...
+    updated: float
+
+
 class Storage(Protocol):
     """Owners, labels, files, precomputed pages and token hashes."""
 
@@ -214,7 +331,10 @@ class Storage(Protocol):
                  create_label: bool) -> AddOutcome: ...
     def find_file(self, owner: str, label: str, filename: str) -> FileRecord | None: ...
     def blob_path(self, sha256: str) -> Path: ...
-    def core_metadata(self, owner: str, label: str, filename: str) -> bytes | None: ...
+    def core_metadata(self, owner: str, label: str, filename: str, *,
+                      served: bool = True) -> bytes | None:
+        """The file's METADATA; with *served* only where PEP 658 serves it (static)."""
+        ...
     def list_files(self, owner: str, label: str,
                    selection: Selection | None = None) -> list[FileRecord]: ...
     def page(self, owner: str, label: str, project: str, *, json: bool,
@@ -248,6 +368,29 @@ class Storage(Protocol):
     def delete_label(self, owner: str, label: str) -> int: ...
     def yank(self, owner: str, label: str, selection: Selection, reason: str | None) -> int: ...
     def collect_garbage(self) -> int: ...
+
+    # label lifecycle
+    def provenance(self, owner: str, label: str) -> dict[str, Provenance]: ...
+    def promote(self, owner: str, source: str, target: str, selection: Selection, *,
+                require_tested: bool) -> PromoteResult: ...
+    def import_files(self, owner: str, label: str, items: list[ImportItem]) -> int: ...
+    def set_retention(self, owner: str, rule: RetentionRule) -> None: ...
+    def remove_retention(self, owner: str, label_glob: str) -> bool: ...
+    def list_retention(self, owner: str) -> list[RetentionRule]: ...
+    def prune(self, owner: str, *, apply: bool, now: float, live_labels: frozenset[str] | None,
+              busy: frozenset[str] = frozenset()) -> list[PruneItem]: ...
+    def record_event(self, event: AuditEvent) -> int: ...
+    def list_events(self, owner: str, *, since: float | None = None, label: str | None = None,
+                    action: str | None = None) -> list[AuditEvent]: ...
+    def add_webhook(self, owner: str, url: str, events: tuple[str, ...], secret: str,
+                    secret_env: str) -> Webhook: ...
+    def remove_webhook(self, owner: str, webhook_id: int) -> bool: ...
+    def list_webhooks(self, owner: str) -> list[Webhook]: ...
+    def webhook_secret(self, webhook_id: int) -> str | None: ...
+    def due_deliveries(self, now: float, limit: int = 20) -> list[tuple[Delivery, bytes]]: ...
+    def finish_delivery(self, delivery_id: int, *, status: str,
+                        retry_at: float | None, give_up: bool) -> None: ...
+    def list_deliveries(self, owner: str, webhook_id: int | None = None) -> list[Delivery]: ...
 
     # tokens
     def add_token(self, *, owner: str, token_hash: str, scope: Scope, label_glob: str | None,

@@ -40,15 +40,24 @@ def hint(token: str) -> str:
     return token[: len(PREFIX) + 4] + "…"
 
 
+def parse_duration(text: str, *, what: str = "duration") -> int:
+    """Seconds of ``90d``, ``12h``, ``2w``, ``1y`` (a bare number means days)."""
+    match = _DURATION.match(text.strip().lower())
+    if not match or int(match.group(1)) <= 0:
+        raise UsageError(f"invalid {what} '{text}'",
+                         hint="use a positive duration such as 30d, 12h, 2w or 1y")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
 def parse_expiry(text: str | None, *, now: float | None = None) -> float | None:
     """``90d``, ``12h``, ``2w``, ``1y`` (a bare number means days), or ``never``/None."""
     if text is None or text.strip().lower() in {"", "never", "none"}:
         return None
-    match = _DURATION.match(text.strip().lower())
-    if not match or int(match.group(1)) <= 0:
-        raise UsageError(f"invalid expiry '{text}'",
-                         hint="use a positive duration such as 90d, 12h, 2w or 1y, or 'never'")
-    return (now if now is not None else time.time()) + int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        seconds = parse_duration(text, what="expiry")
+    except UsageError as error:
+        raise UsageError(error.message, hint=f"{error.hint}, or 'never'") from None
+    return (now if now is not None else time.time()) + seconds
 
 
 def check_label_glob(glob: str | None) -> str | None:

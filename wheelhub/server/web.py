@@ -6,11 +6,11 @@ import base64
 import hashlib
 import html
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from wheelhub.index import urls
 from wheelhub.index.simple import upload_time, version_key
-from wheelhub.server.storage import FileRecord, Label, Owner
+from wheelhub.server.storage import FileRecord, Label, Owner, Provenance
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}
@@ -69,11 +69,33 @@ def owner_page(owner: Owner, labels: Sequence[Label], base: str) -> bytes:
         f'<tr class="label" data-label="{html.escape(lab.name)}">'
         f'<td><a href="{html.escape(urls.label_url(base, owner.name, lab.name))}">'
         f"{html.escape(lab.name)}</a>{' <span class=private>private</span>' if lab.private else ''}"
-        f"</td><td>{lab.projects}</td><td>{lab.files}</td></tr>" for lab in labels)
+        f"</td><td>{lab.projects}</td><td>{lab.files}</td>"
+        f'<td class="size">{size_text(lab.size)}</td><td class="uploaded">'
+        f"{_when(lab.last_upload)}</td></tr>" for lab in labels)
     body = (f"<h1>{html.escape(owner.name)}</h1>"
-            f"<table id='labels'><tr><th>Label</th><th>Projects</th><th>Files</th></tr>"
+            f"<table id='labels'><tr><th>Label</th><th>Projects</th><th>Files</th>"
+            "<th>Size</th><th>Last upload</th></tr>"
             f"{rows}</table>")
     return _page(f"{owner.name} - wheelhub", body)
+
+
+def _when(timestamp: float | None) -> str:
+    return "-" if timestamp is None else upload_time(timestamp)[:19].replace("T", " ") + " UTC"
+
+
+def _provenance(record: Provenance | None) -> str:
+    """Test verdict, branch, commit, CI run and vendored libraries, as publish recorded them."""
+    if record is None:
+        return '<td class="provenance muted">-</td>'
+    parts = [f'<span class="verdict verdict-{html.escape(record.verdict)}">'
+             f"{html.escape(record.verdict)}</span>"]
+    if record.branch or record.commit:
+        parts.append(html.escape(" @ ".join(x for x in (record.branch, record.commit[:12]) if x)))
+    if record.run_url.startswith(("https://", "http://")):
+        parts.append(f'<a href="{html.escape(record.run_url)}" rel="nofollow">CI run</a>')
+    if record.vendored:
+        parts.append("vendors " + html.escape(", ".join(record.vendored)))
+    return f'<td class="provenance">{"; ".join(parts)}</td>'
 
 
 def _install_box(ident: str, line: str) -> str:
@@ -82,7 +104,8 @@ def _install_box(ident: str, line: str) -> str:
 
 
 def label_page(owner: str, label: str, files: Sequence[FileRecord], *, root_url: str,
-               prefix: str, private: bool, upstream: bool = False) -> bytes:
+               prefix: str, private: bool, upstream: bool = False,
+               provenance: Mapping[str, Provenance] | None = None) -> bytes:
     """Projects, their versions, and files grouped by Python tag and platform.
 
     Links go through *prefix* (the request's, token included); the pip line shown is
@@ -114,11 +137,11 @@ def label_page(owner: str, label: str, files: Sequence[FileRecord], *, root_url:
                 f"{html.escape(r.filename)}</a>"
                 f"{' <span class=private>yanked</span>' if r.yanked is not None else ''}</td>"
                 f'<td class="size">{size_text(r.size)}</td>'
-                f'<td class="uploaded">{upload_time(r.uploaded)[:19].replace("T", " ")} UTC</td>'
-                "</tr>" for r in rows)
+                f'<td class="uploaded">{_when(r.uploaded)}</td>'
+                f"{_provenance((provenance or {}).get(r.filename))}</tr>" for r in rows)
             parts.append(f'<h3 class="version">{html.escape(version)}</h3><table>'
                          "<tr><th>Python</th><th>Platform</th><th>File</th><th>Size</th>"
-                         f"<th>Uploaded</th></tr>{body_rows}</table>")
+                         f"<th>Uploaded</th><th>Provenance</th></tr>{body_rows}</table>")
         parts.append("</section>")
         sections.append("".join(parts))
     title = f"{owner} / {label}"
