@@ -88,8 +88,8 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
     plan = make_plan(requirements=requirements, available=image.pythons, selector=options.python,
                      image=options.image, common=common, recipes=options.recipes,
                      manifest=old_manifest, wheelhouse=options.wheelhouse, force=options.force)
-    wanted = {(e.line.project, e.python.tag) for e in plan.entries}
-    manifest = replace(old_manifest.only(wanted), image=image.reference, image_id=image.id)
+    manifest = replace(carried_over(old_manifest, plan), image=image.reference,
+                       image_id=image.id)
     for planned in plan.entries:
         if planned.cached is not None:
             manifest = manifest.with_entry(replace(planned.cached, status="cached"))
@@ -138,6 +138,16 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
     if stop is not None:
         raise stop
     return result
+
+
+def carried_over(old: Manifest, plan: Plan) -> Manifest:
+    """The entries of *old* this run keeps: every planned pair, and everything of a Python
+    this run did not select (a ``--python cp311`` run leaves cp312's wheels alone).
+    A selected Python's entries for requirements no longer listed are dropped."""
+    selected = {p.tag for p in plan.pythons}
+    keep = {(e.line.project, e.python.tag) for e in plan.entries}
+    keep |= {(e.project, e.python) for e in old.entries if e.python not in selected}
+    return old.only(keep)
 
 
 def _why_unfinished(stop: BaseException | None,
