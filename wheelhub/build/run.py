@@ -46,7 +46,6 @@ def load_inputs(options: BuildOptions) -> tuple[RequirementSet, RequirementSet |
             raise HookError.missing(str(options.setup))
         if not options.setup.is_file() or not _readable(options.setup):
             raise HookError.not_executable(str(options.setup))
-        _check_inside_project(options.setup, options)
     return requirements, build_requirements
 
 
@@ -56,15 +55,6 @@ def _readable(path: Path) -> bool:
             return True
     except OSError:
         return False
-
-
-def _check_inside_project(path: Path, options: BuildOptions) -> None:
-    try:
-        path.resolve().relative_to(options.project_dir)
-    except ValueError:
-        raise HookError(f"setup hook '{path}' is outside the project directory "
-                        f"{options.project_dir}", hint="move it into the project; only the "
-                        "project directory is mounted into build containers") from None
 
 
 def common_inputs(options: BuildOptions, image: ImageInfo,
