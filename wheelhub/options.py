@@ -104,7 +104,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(name="image", kind="str", default=DEFAULT_IMAGE, commands=_BUILDING,
                help="manylinux build image; a local image is used as is, never pulled"),
     OptionSpec(name="engine", kind="str", default="docker", commands=_BUILDING,
-               help="where builds run: 'docker', or 'host' inside a manylinux container"),
+               help="where builds, tests and shells run: 'docker', 'podman', or 'host' "
+               "inside a manylinux container (tests then use docker)"),
     OptionSpec(name="jobs", kind="int", default=2, flags=("-j", "--jobs"), commands=_BUILDING,
                help="Python prefixes built in parallel"),
     OptionSpec(name="wheelhouse", kind="path", default="wheelhouse", flags=("-w", "--wheelhouse"),
@@ -210,6 +211,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                commands=frozenset({"serve"}), help="open connections; more are closed at once"),
 )
 _SPECS = {spec.name: spec for spec in OPTIONS}
+# The container engines (wheelhub.engines.spec.OCI_ENGINES), and the host.
+ENGINES = ("docker", "podman", "host")
 COMMANDS = tuple(sorted(frozenset().union(*(spec.commands for spec in OPTIONS))))
 _SECTIONS = frozenset(spec.section for spec in OPTIONS if spec.section)
 # Keys of wheelhub.yaml that are not options: parsed by their owners.
@@ -470,9 +473,9 @@ class BuildOptions:
             return path
 
         engine = config.get("engine")
-        if engine not in {"docker", "host"}:
+        if engine not in ENGINES:
             raise ConfigError(f"{config.values['engine'].source}: engine={engine!r} is unknown",
-                              hint="use 'docker' or 'host'")
+                              hint=f"use one of {', '.join(map(repr, ENGINES))}")
         cache_raw = config.get("cache_dir")
         return cls(
             project_dir=cwd,
@@ -515,10 +518,11 @@ class TestOptions:
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     keep_container: bool = default("keep_container")
     memory: int = 0  # bytes; 0: no limit
+    engine: str = default("engine")  # runtime containers run here ('host': docker)
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, build: BuildOptions) -> TestOptions:
         return cls(wheelhouse=build.wheelhouse, project_dir=build.project_dir, python=build.python,
                    runtime_image=str(config.get("runtime_image")), jobs=build.jobs,
                    recipes=build.recipes, keep_container=build.keep_container,
-                   memory=build.memory)
+                   memory=build.memory, engine=build.engine)
