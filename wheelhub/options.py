@@ -103,7 +103,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
                help="Python prefixes: tags (cp311,cp312), 'all', or globs ('cp31*')"),
     OptionSpec(name="image", kind="str", default=DEFAULT_IMAGE, commands=_BUILDING,
                help="manylinux build image; a local image is used as is, never pulled"),
-    OptionSpec(name="engine", kind="str", default="docker", commands=_BUILDING,
+    OptionSpec(name="engine", kind="str", default="docker", commands=_BUILDING | {"cache"},
                help="where builds, tests and shells run: 'docker', 'podman', or 'host' "
                "inside a manylinux container (tests then use docker)"),
     OptionSpec(name="jobs", kind="int", default=2, flags=("-j", "--jobs"), commands=_BUILDING,
@@ -125,9 +125,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
                help="auditwheel platform; default: the image's AUDITWHEEL_PLAT"),
     OptionSpec(name="keep_container", kind="bool", default=False, commands=_BUILDING,
                help="keep build containers after the build (for debugging)"),
-    OptionSpec(name="cache_dir", kind="path", default="", commands=_BUILDING,
+    OptionSpec(name="cache_dir", kind="path", default="", commands=_BUILDING | {"cache"},
                help="host directory for pip/ccache caches mounted into containers "
                "(default: $XDG_CACHE_HOME/wheelhub)"),
+    OptionSpec(name="cache.keep", kind="int", default=10, minimum=0, metavar="N",
+               commands=_BUILDING | {"cache"},
+               help="prepared snapshots kept, most recently used first; a build prunes the "
+               "rest when it ends"),
+    OptionSpec(name="cache.max_size", kind="size", default="0", metavar="SIZE",
+               commands=_BUILDING | {"cache"},
+               help="total size of prepared snapshots kept (20G); 0: no limit"),
     OptionSpec(name="memory", kind="size", default="0", metavar="SIZE", commands=_BUILDING,
                help="memory limit of build and test containers (4G, 512M; swap included), "
                "so a compile that needs more is killed alone, reported as out of memory; "
@@ -458,6 +465,8 @@ class BuildOptions:
     cache_dir: Path
     force: bool = False
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    cache_keep: int = default("cache.keep")  # prepared snapshots kept after a build
+    cache_max_size: int = 0  # bytes of prepared snapshots kept; 0: no limit
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, *, cwd: Path,
@@ -497,6 +506,8 @@ class BuildOptions:
             cache_dir=(cwd / cache_raw).resolve() if cache_raw else default_cache_dir(env),
             force=config.get("force"),
             recipes=config.recipes,
+            cache_keep=config.get("cache.keep"),
+            cache_max_size=config.get("cache.max_size"),
         )
 
 

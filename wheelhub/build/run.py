@@ -25,6 +25,7 @@ from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe
 from wheelhub.engines import make_engine
 from wheelhub.engines.base import Engine, ImageInfo
+from wheelhub.engines.cache import prune
 from wheelhub.engines.errors import EngineError
 from wheelhub.engines.pythons import PythonPrefix
 from wheelhub.errors import Interrupted, WheelhubError, stop_status
@@ -121,6 +122,8 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
         # On a full disk the manifest saved after the last finished entry stands.
         if stop is None or error.errno not in DISK_FULL:
             raise
+    if stop is None and todo:
+        _prune_snapshots(options)
     if isinstance(stop, KeyboardInterrupt):
         name, status = stop_status(stop)
         raise Interrupted.after(name, status, done=result.to_build - result.count("interrupted"),
@@ -128,6 +131,15 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
     if stop is not None:
         raise stop
     return result
+
+
+def _prune_snapshots(options: BuildOptions) -> None:
+    """Snapshots beyond the budget (cache.keep, cache.max_size) go, least recently used
+    first; a failure to prune never fails the build."""
+    try:
+        prune(options, keep=options.cache_keep, max_size=options.cache_max_size)
+    except EngineError as error:
+        logger.info("could not prune prepared snapshots: %s", error.message)
 
 
 def carried_over(old: Manifest, plan: Plan) -> Manifest:

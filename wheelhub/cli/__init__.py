@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "wheelhub.cli.owner",
     "wheelhub.cli.ci",
     "wheelhub.cli.graph", "wheelhub.cli.outdated",
+    "wheelhub.cli.cache",
 )
 
 

@@ -83,6 +83,17 @@ def decode_label(text: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PreparedImage:
+    """A prepared snapshot (``wheelhub-prepared:<key>``) on the engine."""
+
+    id: str
+    key: str  # the tag: the first 40 hex digits of the prepared key
+    created: str  # as the engine reports it (RFC 3339)
+    size: int  # bytes of its own layers (the build image's are shared)
+    python: str
+
+
 # -- who owns a container -------------------------------------------------------------------
 def _process_started(pid: int) -> str | None:
     """The start time of process *pid* (clock ticks since boot), None when there is none."""
@@ -354,6 +365,33 @@ class Containers:
         except (docker.errors.ImageNotFound, KeyError, ValueError):
             return None
         return image.id, env
+
+    def prepared_images(self) -> list[PreparedImage]:
+        """Every prepared snapshot on this engine, with its own size (beyond its parent)."""
+        found = self.client.images.list(name=PREPARED_REPOSITORY)
+        sizes = {str(i.id): int(i.attrs.get("Size") or 0) for i in self.client.images.list()}
+        snapshots = []
+        for image in found:
+            attrs = image.attrs
+            tags = [t.rsplit(":", 1)[1] for t in image.tags if PREPARED_REPOSITORY in t]
+            size = int(attrs.get("Size") or 0)
+            parent = str(attrs.get("Parent") or "")
+            snapshots.append(PreparedImage(
+                id=str(image.id), key=tags[0] if tags else "", created=str(attrs.get("Created")),
+                size=max(size - sizes.get(parent, 0), 0) if parent in sizes else size,
+                python=str(((attrs.get("Config") or {}).get("Labels") or {}).get(
+                    PREPARED_LABEL, ""))))
+        return snapshots
+
+    def remove_image(self, image_id: str) -> bool:
+        """Remove an image; False when a container still uses it (kept, not forced)."""
+        import docker.errors
+
+        try:
+            self.client.images.remove(image_id, force=False)
+        except docker.errors.APIError:  # 409: in use by a container
+            return False
+        return True
 
     def output(self, image_id: str, argv: Sequence[str]) -> str:
         """The output of *argv* in a throwaway container without network."""
