@@ -530,10 +530,24 @@ class TestOptions:
     keep_container: bool = default("keep_container")
     memory: int = 0  # bytes; 0: no limit
     engine: str = default("engine")  # runtime containers run here ('host': docker)
+    # wheelhub.yaml's top-level `test:`: run for every package without a recipe `test`
+    default_test: str = ""
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, build: BuildOptions) -> TestOptions:
         return cls(wheelhouse=build.wheelhouse, project_dir=build.project_dir, python=build.python,
                    runtime_image=str(config.get("runtime_image")), jobs=build.jobs,
                    recipes=build.recipes, keep_container=build.keep_container,
-                   memory=build.memory, engine=build.engine)
+                   memory=build.memory, engine=build.engine,
+                   default_test=_default_test(config))
+
+
+def _default_test(config: ResolvedConfig) -> str:
+    raw = config.file_sections.get("test")
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{config.config_path or CONFIG_FILE}: test={raw!r} is not a command",
+                          hint="give one shell command run in every package's test venv "
+                          "(test: python -c \"import mypkg\"), or set recipes.<name>.test")
+    return raw

@@ -69,6 +69,9 @@ def project(engine: tuple[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         make_sdist(package, project / "dists")
     (project / "requirements.txt").write_text(
         "--find-links ./dists\nwhfix-pure==1.0\nwhfix-optional==1.0\nwhfix-dependent==1.0\n")
+    # The top-level test: runs for every package (none has a recipe test).
+    (project / "wheelhub.yaml").write_text(
+        "test: python -c \"import sys; print('default test ran in', sys.prefix)\"\n")
     (base / "hook.sh").write_text(f"export WHFIX_ENGINE={name}\n# {started}\n")
     yield project
     shutil.rmtree(base, ignore_errors=True)
@@ -105,6 +108,8 @@ def test_build_test_and_shell(engine: tuple[str, Any], project: Path) -> None:
     tested = wheelhub(project, name, "test", "--runtime-image", RUNTIME_IMAGE)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "3 passed, 0 failed, 0 untested" in tested.stdout
+    log = project / "wheelhouse" / "logs" / "cp311" / "whfix-dependent.test.log"
+    assert "default test ran in /" in log.read_text()
 
     child = pexpect.spawn(WHEELHUB, ["shell", "--engine", name, "--python", "cp311",
                                      *build_args(project)],

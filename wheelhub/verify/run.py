@@ -253,14 +253,15 @@ class _Runner:
         if failure:
             return "failed", failure
         recipe = self.options.recipes.get(entry.project)
-        if recipe is not None and recipe.test:
+        command = recipe.test if recipe is not None and recipe.test else self.options.default_test
+        if command:
             test_env = {**env, "VIRTUAL_ENV": venv, "WHEELHUB_PROJECT": session.paths.project,
                         "WHEELHUB_PYTHON_TAG": entry.python,
                         "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                         "/sbin:/bin"}
-            code = run(["sh", "-c", recipe.test], test_env)
+            code = run(["sh", "-c", command], test_env)
             if code != 0:
-                return "failed", (f"test command exited with status {code}: {recipe.test}\n"
+                return "failed", (f"test command exited with status {code}: {command}\n"
                                   + self._tail(capture))
         return "passed", ""
 
