@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RUNTIME_IMAGE
+from tests.conftest import RUNTIME_IMAGE, connect_engine
 from wheelhub.engines.cache import CacheItem, select
 
 WHEELHUB = str(Path(sys.executable).with_name("wheelhub"))
@@ -37,15 +37,7 @@ def test_budget_keeps_the_most_recently_used_within_the_size() -> None:
 
 @pytest.fixture
 def podman() -> Iterator[Any]:
-    import docker
-
-    try:
-        client = docker.DockerClient(base_url="unix:///run/podman/podman.sock")
-        client.ping()
-        client.images.get(RUNTIME_IMAGE)
-    except docker.errors.DockerException as error:
-        pytest.fail(f"podman unreachable or without {RUNTIME_IMAGE} ({error}): "
-                    "run scripts/ensure-podman.sh")
+    client = connect_engine("podman")
     yield client
     client.close()
 

@@ -21,7 +21,7 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.conftest import BUILDER_IMAGE, RUNTIME_IMAGE, make_sdist
+from tests.conftest import BUILDER_IMAGE, RUNTIME_IMAGE, connect_engine, make_sdist
 from tests.support.images import remove_prepared_since
 from wheelhub.manifest import Manifest
 
@@ -32,28 +32,9 @@ ENGINES = ["docker", pytest.param("podman", marks=pytest.mark.podman)]
 PROMPT = r"\(wheelhub cp311\) [^\r\n]*# "
 
 
-def connect(engine: str) -> Any:
-    import docker
-
-    from wheelhub.engines.spec import OCI_ENGINES
-
-    url = OCI_ENGINES[engine].url({})
-    try:
-        client = docker.DockerClient(base_url=url) if url else docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as error:
-        pytest.fail(f"{engine} unreachable ({error}): run scripts/ensure-{engine}.sh")
-    for image in (BUILDER_IMAGE, RUNTIME_IMAGE):
-        try:
-            client.images.get(image)
-        except docker.errors.ImageNotFound:
-            pytest.fail(f"{engine} has no {image}: run scripts/ensure-{engine}.sh")
-    return client
-
-
 @pytest.fixture(scope="module", params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
-    client = connect(request.param)
+    client = connect_engine(request.param)
     yield request.param, client
     client.close()
 
