@@ -40,20 +40,31 @@ def make_sdist(name: str, dest: Path, *, version: str = "1.0") -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
+def connect_engine(engine: str = "docker") -> Any:
+    """A client of *engine* (docker, podman) that has the local test images; else the test
+    fails saying which script provides them."""
     import docker
 
+    from wheelhub.engines.spec import OCI_ENGINES
+
+    url = OCI_ENGINES[engine].url({})
+    script = "build-test-images.sh" if engine == "docker" else f"ensure-{engine}.sh"
     try:
-        client = docker.from_env()
+        client = docker.DockerClient(base_url=url) if url else docker.from_env()
         client.ping()
     except docker.errors.DockerException as error:
-        pytest.fail(f"Docker engine unreachable ({error}): run scripts/ensure-docker.sh, "
-                    "or deselect with -m 'not docker'")
+        pytest.fail(f"{engine} engine unreachable ({error}): run scripts/ensure-{engine}.sh, "
+                    f"or deselect with -m 'not {engine}'")
     for image in (BUILDER_IMAGE, RUNTIME_IMAGE):
         try:
             client.images.get(image)
         except docker.errors.ImageNotFound:
-            pytest.fail(f"test image {image} missing: run scripts/build-test-images.sh")
+            pytest.fail(f"test image {image} missing on {engine}: run scripts/{script}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    client = connect_engine("docker")
     yield client
     client.close()

@@ -160,3 +160,27 @@ def test_config_command_shows_one_commands_options_with_their_source(
     everything = run("config")
     assert {"image", "publish.jobs", "ci.skip_tests", "serve.root"} <= {
         line.split()[0] for line in everything.out.splitlines()}
+
+
+def test_top_level_test_is_every_packages_default_test(tmp_path: Path) -> None:
+    from wheelhub.options import BuildOptions, TestOptions
+
+    def test_options(text: str) -> TestOptions:
+        (tmp_path / "wheelhub.yaml").write_text(text)
+        config = resolve({}, env={}, cwd=tmp_path)
+        return TestOptions.from_config(
+            config, BuildOptions.from_config(config, cwd=tmp_path, env={}))
+
+    assert test_options("python: cp311\n").default_test == ""
+    assert test_options('test: python -c "import sys"\n').default_test == 'python -c "import sys"'
+    with pytest.raises(ConfigError, match=r"wheelhub.yaml: test=\{'a': 1\} is not a command"):
+        test_options("test: {a: 1}\n")
+
+
+def test_summary_shows_platform_tags_short() -> None:
+    from wheelhub.build.report import short_platform
+
+    assert short_platform("manylinux_2_17_x86_64.manylinux2014_x86_64") == "manylinux_2_17"
+    assert short_platform("manylinux2014_aarch64") == "manylinux2014"
+    assert short_platform("musllinux_1_2_x86_64") == "musllinux_1_2"
+    assert short_platform("any") == "any"

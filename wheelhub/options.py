@@ -104,8 +104,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
                help="Python prefixes: tags (cp311,cp312), 'all', or globs ('cp31*')"),
     OptionSpec(name="image", kind="str", default=DEFAULT_IMAGE, commands=_BUILDING,
                help="manylinux build image; a local image is used as is, never pulled"),
-    OptionSpec(name="engine", kind="str", default="docker", commands=_BUILDING,
-               help="where builds run: 'docker', or 'host' inside a manylinux container"),
+    OptionSpec(name="engine", kind="str", default="docker", commands=_BUILDING | {"cache"},
+               help="where builds, tests and shells run: 'docker', 'podman', or 'host' "
+               "inside a manylinux container (tests then use docker)"),
     OptionSpec(name="jobs", kind="int", default=2, flags=("-j", "--jobs"), commands=_BUILDING,
                help="Python prefixes built in parallel"),
     OptionSpec(name="wheelhouse", kind="path", default="wheelhouse", flags=("-w", "--wheelhouse"),
@@ -125,9 +126,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
                help="auditwheel platform; default: the image's AUDITWHEEL_PLAT"),
     OptionSpec(name="keep_container", kind="bool", default=False, commands=_BUILDING,
                help="keep build containers after the build (for debugging)"),
-    OptionSpec(name="cache_dir", kind="path", default="", commands=_BUILDING,
+    OptionSpec(name="cache_dir", kind="path", default="", commands=_BUILDING | {"cache"},
                help="host directory for pip/ccache caches mounted into containers "
                "(default: $XDG_CACHE_HOME/wheelhub)"),
+    OptionSpec(name="cache.keep", kind="int", default=10, minimum=0, metavar="N",
+               commands=_BUILDING | {"cache"},
+               help="prepared snapshots kept, most recently used first; a build prunes the "
+               "rest when it ends"),
+    OptionSpec(name="cache.max_size", kind="size", default="0", metavar="SIZE",
+               commands=_BUILDING | {"cache"},
+               help="total size of prepared snapshots kept (20G); 0: no limit"),
     OptionSpec(name="memory", kind="size", default="0", metavar="SIZE", commands=_BUILDING,
                help="memory limit of build and test containers (4G, 512M; swap included), "
                "so a compile that needs more is killed alone, reported as out of memory; "
@@ -229,6 +237,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                help="give up on the upstream after this long (then the cached page, or 504)"),
 )
 _SPECS = {spec.name: spec for spec in OPTIONS}
+# The container engines (wheelhub.engines.spec.OCI_ENGINES), and the host.
+ENGINES = ("docker", "podman", "host")
 COMMANDS = tuple(sorted(frozenset().union(*(spec.commands for spec in OPTIONS))))
 _SECTIONS = frozenset(spec.section for spec in OPTIONS if spec.section)
 # Keys of wheelhub.yaml that are not options: parsed by their owners.
@@ -474,6 +484,8 @@ class BuildOptions:
     cache_dir: Path
     force: bool = False
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    cache_keep: int = default("cache.keep")  # prepared snapshots kept after a build
+    cache_max_size: int = 0  # bytes of prepared snapshots kept; 0: no limit
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, *, cwd: Path,
@@ -489,9 +501,9 @@ class BuildOptions:
             return path
 
         engine = config.get("engine")
-        if engine not in {"docker", "host"}:
+        if engine not in ENGINES:
             raise ConfigError(f"{config.values['engine'].source}: engine={engine!r} is unknown",
-                              hint="use 'docker' or 'host'")
+                              hint=f"use one of {', '.join(map(repr, ENGINES))}")
         cache_raw = config.get("cache_dir")
         return cls(
             project_dir=cwd,
@@ -513,6 +525,8 @@ class BuildOptions:
             cache_dir=(cwd / cache_raw).resolve() if cache_raw else default_cache_dir(env),
             force=config.get("force"),
             recipes=config.recipes,
+            cache_keep=config.get("cache.keep"),
+            cache_max_size=config.get("cache.max_size"),
         )
 
 
@@ -534,10 +548,25 @@ class TestOptions:
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     keep_container: bool = default("keep_container")
     memory: int = 0  # bytes; 0: no limit
+    engine: str = default("engine")  # runtime containers run here ('host': docker)
+    # wheelhub.yaml's top-level `test:`: run for every package without a recipe `test`
+    default_test: str = ""
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, build: BuildOptions) -> TestOptions:
         return cls(wheelhouse=build.wheelhouse, project_dir=build.project_dir, python=build.python,
                    runtime_image=str(config.get("runtime_image")), jobs=build.jobs,
                    recipes=build.recipes, keep_container=build.keep_container,
-                   memory=build.memory)
+                   memory=build.memory, engine=build.engine,
+                   default_test=_default_test(config))
+
+
+def _default_test(config: ResolvedConfig) -> str:
+    raw = config.file_sections.get("test")
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{config.config_path or CONFIG_FILE}: test={raw!r} is not a command",
+                          hint="give one shell command run in every package's test venv "
+                          "(test: python -c \"import mypkg\"), or set recipes.<name>.test")
+    return raw

@@ -72,3 +72,45 @@ def test_one_pin_change_invalidates_only_entries_whose_closure_holds_it(tmp_path
     assert plan_for("a==2\nb==1\nc==1\n") == {"a": True, "b": True, "c": False}
     (tmp_path / "c-1-py3-none-any.whl").write_bytes(b"tampered")
     assert plan_for("a==1\nb==1\nc==1\n") == {"a": False, "b": False, "c": True}
+
+
+def test_a_narrower_run_keeps_other_pythons_and_prunes_only_superseded_wheels(
+        tmp_path: Path) -> None:
+    """A quick ``--python cp311`` run in a wheelhouse holding cp311 and cp312 wheels: cp312's
+    entries and files stay; cp311's old wheel goes only because its entry was rebuilt."""
+    from dataclasses import replace
+
+    from wheelhub.build.run import carried_over
+    from wheelhub.build.wheelhouse import Wheelhouse
+
+    req = tmp_path / "requirements.txt"
+    req.write_text("a==1\n")
+    old_entries = []
+    for tag in ("cp311", "cp312"):
+        wheel = replace(_wheel(f"a-1-{tag}-{tag}-linux_x86_64.whl", tmp_path),
+                        tags=(f"{tag}-{tag}-linux_x86_64",))
+        old_entries.append(Entry(requirement="a==1", project="a", python=tag, key="old",
+                                 status="built", wheels=(wheel,)))
+    old = Manifest(entries=tuple(old_entries))
+    plan = make_plan(requirements=parse_requirements(req), available=AVAILABLE,
+                     selector="cp311", image="img", common=COMMON, recipes={},
+                     manifest=old, wheelhouse=tmp_path, force=False)
+    assert [(e.python.tag, e.needs_build) for e in plan.entries] == [("cp311", True)]
+    kept = carried_over(old, plan)
+    assert {(e.project, e.python) for e in kept.entries} == {("a", "cp311"), ("a", "cp312")}
+
+    rebuilt = _wheel("a-1-cp311-cp311-manylinux_2_17_x86_64.whl", tmp_path)
+    final = kept.with_entry(Entry(requirement="a==1", project="a", python="cp311",
+                                  key=plan.entries[0].key, status="built", wheels=(rebuilt,)))
+    removed = Wheelhouse(tmp_path).prune(old, final)
+    assert removed == ["a-1-cp311-cp311-linux_x86_64.whl"]
+    assert sorted(p.name for p in tmp_path.glob("*.whl")) == [
+        "a-1-cp311-cp311-manylinux_2_17_x86_64.whl", "a-1-cp312-cp312-linux_x86_64.whl"]
+
+    # A requirement dropped from requirements.txt goes for the Python selected, not others.
+    req.write_text("b==1\n")
+    plan = make_plan(requirements=parse_requirements(req), available=AVAILABLE,
+                     selector="cp311", image="img", common=COMMON, recipes={},
+                     manifest=final, wheelhouse=tmp_path, force=False)
+    assert {(e.project, e.python) for e in carried_over(final, plan).entries} == {
+        ("a", "cp312")}

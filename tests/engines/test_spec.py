@@ -66,6 +66,38 @@ def test_engine_choice_is_data(options: BuildOptions) -> None:
     assert container_engine(host) is None
 
 
+def test_podman_is_an_engine_row(options: BuildOptions) -> None:
+    from wheelhub.engines.spec import OCI_ENGINES, PODMAN
+    from wheelhub.options import ENGINES
+
+    assert set(ENGINES) == {*OCI_ENGINES, "host"}  # what --engine accepts, and what runs it
+    engine = make_engine(replace(options, engine="podman"))
+    assert isinstance(engine, ContainerEngine) and engine.oci is PODMAN
+    assert PODMAN.url({}) == "unix:///run/podman/podman.sock"
+    assert PODMAN.url({"CONTAINER_HOST": "unix:///tmp/p.sock"}) == "unix:///tmp/p.sock"
+    assert DOCKER.url({"CONTAINER_HOST": "unix:///tmp/p.sock"}) is None  # DOCKER_HOST's
+
+
+def test_an_absent_engine_is_one_clear_error(tmp_path: Path) -> None:
+    """--engine podman where no podman service listens: one error naming the socket and
+    the script that starts it; nothing started."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    wheelhub = str(Path(sys.executable).with_name("wheelhub"))
+    done = subprocess.run([wheelhub, "build", "--engine", "podman"], cwd=tmp_path,
+                          env={**os.environ, "CONTAINER_HOST": f"unix://{tmp_path}/none.sock"},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith(f"error: cannot reach the podman service (unix://{tmp_path}/none.sock")
+    assert lines[1].startswith("hint: install and start podman's API service "
+                               "(scripts/ensure-podman.sh")
+    assert not (tmp_path / "wheelhouse" / "wheelhub-manifest.json").exists()
+
+
 def test_exec_argv_keeps_values_off_the_command_line() -> None:
     argv = exec_argv("/usr/bin/docker", "abc", workdir="/wheelhub/work",
                      env={"TOKEN": "s3cret", "A": "1"}, command=("bash", "--norc", "-i"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,16 @@ def _cell(entry: Entry) -> str:
     if entry.status in {"built", "cached"}:
         own = [w for w in entry.wheels if w.project == entry.project]
         tag = own[0].filename.rsplit("-", 3)[-1].removesuffix(".whl") if own else ""
-        return f"{entry.status} {tag}".strip()
+        return f"{entry.status} {short_platform(tag)}".strip()
     return entry.status
+
+
+def short_platform(tags: str) -> str:
+    """A wheel's compressed platform tag set as a table shows it: the first tag without its
+    architecture (``manylinux_2_17_x86_64.manylinux2014_x86_64`` → ``manylinux_2_17``)."""
+    first = tags.split(".", maxsplit=1)[0]
+    match = re.fullmatch(r"((?:many|musl)linux_\d+_\d+|manylinux\d+|linux)_\w+", first)
+    return match.group(1) if match else first
 
 
 def summary_rows(result: BuildResult) -> tuple[list[str], list[list[str]]]:

@@ -25,6 +25,7 @@ from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe
 from wheelhub.engines import make_engine
 from wheelhub.engines.base import Engine, ImageInfo
+from wheelhub.engines.cache import prune
 from wheelhub.engines.errors import EngineError
 from wheelhub.engines.pythons import PythonPrefix
 from wheelhub.errors import Interrupted, WheelhubError, stop_status
@@ -46,7 +47,6 @@ def load_inputs(options: BuildOptions) -> tuple[RequirementSet, RequirementSet |
             raise HookError.missing(str(options.setup))
         if not options.setup.is_file() or not _readable(options.setup):
             raise HookError.not_executable(str(options.setup))
-        _check_inside_project(options.setup, options)
     return requirements, build_requirements
 
 
@@ -56,15 +56,6 @@ def _readable(path: Path) -> bool:
             return True
     except OSError:
         return False
-
-
-def _check_inside_project(path: Path, options: BuildOptions) -> None:
-    try:
-        path.resolve().relative_to(options.project_dir)
-    except ValueError:
-        raise HookError(f"setup hook '{path}' is outside the project directory "
-                        f"{options.project_dir}", hint="move it into the project; only the "
-                        "project directory is mounted into build containers") from None
 
 
 def common_inputs(options: BuildOptions, image: ImageInfo,
@@ -88,8 +79,8 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
     plan = make_plan(requirements=requirements, available=image.pythons, selector=options.python,
                      image=options.image, common=common, recipes=options.recipes,
                      manifest=old_manifest, wheelhouse=options.wheelhouse, force=options.force)
-    wanted = {(e.line.project, e.python.tag) for e in plan.entries}
-    manifest = replace(old_manifest.only(wanted), image=image.reference, image_id=image.id)
+    manifest = replace(carried_over(old_manifest, plan), image=image.reference,
+                       image_id=image.id)
     for planned in plan.entries:
         if planned.cached is not None:
             manifest = manifest.with_entry(replace(planned.cached, status="cached"))
@@ -131,6 +122,8 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
         # On a full disk the manifest saved after the last finished entry stands.
         if stop is None or error.errno not in DISK_FULL:
             raise
+    if stop is None and todo:
+        _prune_snapshots(options)
     if isinstance(stop, KeyboardInterrupt):
         name, status = stop_status(stop)
         raise Interrupted.after(name, status, done=result.to_build - result.count("interrupted"),
@@ -138,6 +131,25 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
     if stop is not None:
         raise stop
     return result
+
+
+def _prune_snapshots(options: BuildOptions) -> None:
+    """Snapshots beyond the budget (cache.keep, cache.max_size) go, least recently used
+    first; a failure to prune never fails the build."""
+    try:
+        prune(options, keep=options.cache_keep, max_size=options.cache_max_size)
+    except EngineError as error:
+        logger.info("could not prune prepared snapshots: %s", error.message)
+
+
+def carried_over(old: Manifest, plan: Plan) -> Manifest:
+    """The entries of *old* this run keeps: every planned pair, and everything of a Python
+    this run did not select (a ``--python cp311`` run leaves cp312's wheels alone).
+    A selected Python's entries for requirements no longer listed are dropped."""
+    selected = {p.tag for p in plan.pythons}
+    keep = {(e.line.project, e.python.tag) for e in plan.entries}
+    keep |= {(e.project, e.python) for e in old.entries if e.python not in selected}
+    return old.only(keep)
 
 
 def _why_unfinished(stop: BaseException | None,

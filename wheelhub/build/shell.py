@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from packaging.utils import canonicalize_name
 from wheelhub.build.errors import ShellError
 from wheelhub.build.plan import PlannedEntry
 from wheelhub.build.requirements import RequirementLine, RequirementSet
-from wheelhub.build.run import common_inputs, load_inputs
+from wheelhub.build.run import common_inputs, load_inputs, prepared_key
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable
 from wheelhub.engines import container_engine
@@ -40,6 +41,10 @@ logger = get_logger("shell")
 
 COMMAND_VARIABLE = "WHEELHUB_COMMAND"
 SHELL_COMMAND = ("bash", "--norc", "-i")
+HISTORY = ".bash_history"  # in the workspace
+SOURCE_DIR = "src"  # in the workspace: the package's unpacked sdist
+# What PATH is when neither the image nor the hook set one (Debian's and RHEL's default).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,6 +68,10 @@ class ShellContext:
     command_workdir: str = ""
     failure: str = ""  # first line of the recorded error (--failed)
     notes: tuple[str, ...] = field(default=())
+    history: tuple[str, ...] = ()  # in the shell's history, most recent last
+    source_dir: str = ""  # the package's sdist unpacked (--package, --failed)
+    ready_seconds: float = 0.0  # from the start of the container to the prompt
+    from_snapshot: bool = False  # started from a prepared snapshot (else prepared and saved)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -162,41 +171,69 @@ def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellCo
     if target.python is None and len(image.pythons) > 1 and options.python == "all":
         notes.append(f"opened {python.tag} (image has {', '.join(p.tag for p in image.pythons)}); "
                      "choose with --python")
+    common = common_inputs(options, image, requirements)
     scratch = Path(tempfile.mkdtemp(prefix="wheelhub-shell-"))
+    started = time.monotonic()
     try:
-        with engine.session(python, name=f"shell-{python.tag}", kind="shell") as session:
+        # The build's key: the shell starts from the snapshot a build made, and a shell
+        # that had to prepare leaves one for the next shell or build.
+        with engine.session(python, name=f"shell-{python.tag}", kind="shell",
+                            prepared_key=prepared_key(options, common, python)) as session:
             steps = PrefixBuild(session=session, options=options, requirements=requirements,
-                                build_requirements=build_requirements,
-                                common=common_inputs(options, image, requirements),
+                                build_requirements=build_requirements, common=common,
                                 plat=options.plat or image.plat,
                                 wheelhouse=Wheelhouse(options.wheelhouse))
             capture = LogCapture(path=scratch / "prepare.log")
             try:
-                env, command = _prepare(steps, session, target, options.recipes, capture, notes)
+                ready = _prepare(steps, session, target, options.recipes, capture, notes)
             finally:
                 capture.close()
-            if target.failed_command:
-                command = target.failed_command
-            env = {**env, "PS1": f"(wheelhub {python.tag}) \\w\\$ ", "WHEELHUB_SHELL": "1"}
+            history = list(ready.history)
+            if target.failed_command:  # the failing command last: one arrow-up away
+                history = [h for h in history if not h.endswith(target.failed_command)]
+                history.append(f"cd {session.paths.project} && {target.failed_command}")
+            command = target.failed_command or ready.command
+            env = {**ready.env, "PS1": f"(wheelhub {python.tag}) \\w\\$ ",
+                   "WHEELHUB_SHELL": "1", "HISTFILE": f"{session.paths.workspace}/{HISTORY}",
+                   "PATH": prefix_path(python, ready.env.get("PATH") or image.env.get("PATH"))}
             if command:
                 env[COMMAND_VARIABLE] = command
-            argv = exec_argv(cli, session.container_id, workdir=session.paths.workspace,
+            # bash reads HISTFILE on start: arrow-up gives the build's commands, last first.
+            session.write_file(env["HISTFILE"], "".join(f"{h}\n" for h in history).encode())
+            argv = exec_argv(cli, session.container_id,
+                             workdir=ready.workdir or session.paths.workspace,
                              env=env, command=SHELL_COMMAND)
             yield ShellContext(
                 container=session.container_id, exec_argv=tuple(argv), python=python.tag,
                 image=options.image, image_id=image.id, env=env,
                 package=target.line.project if target.line else "", command=command,
                 command_workdir=session.paths.project if command else "",
+                history=tuple(history), source_dir=ready.workdir,
                 failure=target.entry.error.split("\n", 1)[0] if target.entry else "",
-                notes=tuple(notes))
+                notes=tuple(notes), ready_seconds=round(time.monotonic() - started, 1),
+                from_snapshot=session.restored_env is not None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def prefix_path(python: PythonPrefix, path: str | None) -> str:
+    """PATH with the prefix's scripts first: ``python``, ``pip`` and what build requirements
+    installed are that Python's, as in a venv."""
+    return f"{python.path}/bin:{path or DEFAULT_PATH}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Ready:
+    env: dict[str, str]
+    command: str = ""  # the pip wheel command of --package
+    history: tuple[str, ...] = ()  # the build's commands for the package, in order
+    workdir: str = ""  # the unpacked sdist, when there is one
+
+
 def _prepare(steps: PrefixBuild, session: Session, target: _Target,
-             recipes: Mapping[str, Recipe], capture: LogCapture,
-             notes: list[str]) -> tuple[dict[str, str], str]:
-    """The build's preparation, then the package's recipe; failures become notes."""
+             recipes: Mapping[str, Recipe], capture: LogCapture, notes: list[str]) -> _Ready:
+    """The build's preparation, then the package's recipe and its unpacked sdist; failures
+    become notes (the shell is for finding out why)."""
     try:
         steps.prepare(capture)
     except SetupFailed as failure:
@@ -204,7 +241,7 @@ def _prepare(steps: PrefixBuild, session: Session, target: _Target,
         notes.extend("  " + line for line in failure.tail[-10:])
     env = dict(steps.env)
     if target.line is None:
-        return env, ""
+        return _Ready(env=env)
     recipe = recipes.get(target.line.project)
     if recipe is not None:
         env.update(dict(recipe.env))
@@ -215,4 +252,29 @@ def _prepare(steps: PrefixBuild, session: Session, target: _Target,
             if code != 0:
                 notes.append(f"recipe setup command exited with status {code}: {command}")
     planned = PlannedEntry(line=target.line, python=session.python, inputs={}, key="")
-    return env, shell_join(steps.pip_wheel_command(planned, recipe))
+    command = shell_join(steps.pip_wheel_command(planned, recipe))
+    history = (f"cd {session.paths.project} && {command}",
+               steps.repair_command_line(planned, recipe))
+    return _Ready(env=env, command=command, history=history,
+                  workdir=_unpack_sdist(steps, session, planned, env, capture, notes))
+
+
+def _unpack_sdist(steps: PrefixBuild, session: Session, planned: PlannedEntry,
+                  env: Mapping[str, str], capture: LogCapture, notes: list[str]) -> str:
+    """The requirement's sdist unpacked under the workspace (``src/<name>-<version>``), from
+    where the build gets it; '' (and a note) when there is none."""
+    dest = f"{session.paths.workspace}/{SOURCE_DIR}"
+    argv = steps.source_command(planned, dest)
+    capture.note(shell_join(argv))
+    code = session.run(argv, env=env, sink=capture, workdir=session.paths.project)
+    listing: list[str] = []
+    if code == 0:
+        unpack = (f"cd {dest} && for f in *.tar.gz *.tgz *.zip; do case $f in *.zip) "
+                  "[ -f \"$f\" ] && unzip -q \"$f\";; *) [ -f \"$f\" ] && tar xzf \"$f\";; "
+                  "esac; done; ls -d */ | head -1")
+        code = session.run(["sh", "-c", unpack], env=env, sink=listing.append)
+    if code != 0 or not listing:
+        notes.append(f"no sdist of {planned.line.requirement} unpacked (pip download exited "
+                     f"with status {code}); the build command below still runs")
+        return ""
+    return f"{dest}/{listing[-1].strip().rstrip('/')}"

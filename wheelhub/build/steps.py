@@ -5,6 +5,7 @@ orchestration across prefixes lives in :mod:`wheelhub.build.run`.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from wheelhub.util.log import get_logger, prefix
 
 logger = get_logger("build")
 TAIL_LINES = 25
+HOOK_COPY = "setup-hook.sh"  # a hook outside the project, copied into the workspace
 
 
 @dataclass(kw_only=True)
@@ -148,9 +150,20 @@ class PrefixBuild:
                               capture, "installing build requirements")
         return exported
 
+    def _hook_path(self) -> str:
+        """The hook as the session sees it: in the mounted project, or else copied in (a
+        hook kept elsewhere, e.g. shared by several projects; its hash keys the cache)."""
+        assert self.options.setup is not None
+        try:
+            return self._project_path(self.options.setup)
+        except ValueError:
+            copy = self._work(HOOK_COPY)
+            self.session.write_file(copy, self.options.setup.read_bytes())
+            return copy
+
     def _source_hook(self, capture: LogCapture) -> dict[str, str]:
         assert self.options.setup is not None
-        hook = self._project_path(self.options.setup)
+        hook = self._hook_path()
         before, after = self._work("env.before"), self._work("env.after")
         script = (f"env -0 > {before}; set -e; cd {self.session.paths.project}; "
                   f". {hook}; set +e; env -0 > {after}")
@@ -219,6 +232,20 @@ class PrefixBuild:
     def pip_wheel_command(self, planned: PlannedEntry, recipe: Recipe | None) -> list[str]:
         """The ``pip wheel`` command :meth:`build_entry` runs (shown by ``wheelhub shell``)."""
         return self._pip_wheel_command(planned, recipe, self._work("out", planned.line.project))
+
+    def repair_command_line(self, planned: PlannedEntry, recipe: Recipe | None) -> str:
+        """The ``auditwheel repair`` :meth:`build_entry` runs on what :meth:`pip_wheel_command`
+        wrote, as a shell line (the wheel's name is known only once it is built)."""
+        project = planned.line.project
+        argv = repair_command("WHEEL", plat=self.plat, out_dir=self._work("repaired", project),
+                              exclude=recipe.exclude if recipe else ())
+        return f"{shell_join(argv[:-1])} {shlex.quote(self._work('out', project))}/*.whl"
+
+    def source_command(self, planned: PlannedEntry, dest: str) -> list[str]:
+        """``pip download`` of the requirement's sdist, from where the build would get it."""
+        return [self.python, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                "--dest", dest, *self._translated_pip_options(),
+                "--constraint", self._work("pins.txt"), str(planned.line.requirement)]
 
     def _pip_wheel_command(self, planned: PlannedEntry, recipe: Recipe | None,
                            out_dir: str) -> list[str]:

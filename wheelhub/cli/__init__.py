@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "wheelhub.cli.owner",
     "wheelhub.cli.ci",
     "wheelhub.cli.graph", "wheelhub.cli.outdated",
+    "wheelhub.cli.cache",
 )
 
 

@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     with open_shell(options, ShellRequest(package=args.package, failed=args.failed)) as shell:
         print(f"wheelhub shell: {shell.python} in {shell.image} ({shell.image_id[:19]}), "
               f"container {shell.container[:12]}; removed on exit")
+        how = ("from the prepared snapshot" if shell.from_snapshot
+               else "prepared from the image; snapshot saved for next time")
+        print(f"ready in {shell.ready_seconds:.1f} s ({how})")
         for note in shell.notes:
             print(f"note: {note}")
         if shell.failure:
@@ -52,6 +55,13 @@ def run(args: argparse.Namespace) -> int:
             what = "the command that failed" if args.failed else f"builds {shell.package} with"
             print(f"{what} (in {shell.command_workdir}; also $WHEELHUB_COMMAND):")
             print(f"  {shell.command}")
+        if shell.history:
+            print("in the shell's history (arrow-up), as the build ran them; what they "
+                  "write stays in the container, never in the wheelhouse:")
+            for line in shell.history:
+                print(f"  {line}")
+        if shell.source_dir:
+            print(f"sdist unpacked in {shell.source_dir} (the shell starts there)")
         sys.stdout.flush()
         env = {**os.environ, **shell.env}
         return subprocess.call(shell.exec_argv, env=env)

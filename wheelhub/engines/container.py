@@ -7,6 +7,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 from wheelhub.engines.base import ImageInfo, Paths
 from wheelhub.engines.oci import Containers, ContainerSession
@@ -24,6 +25,17 @@ CONTAINER_PATHS = Paths(project="/project", workspace="/wheelhub/work",
                         wheelhouse="/wheelhub/wheelhouse", cache="/wheelhub/cache",
                         system_ca_bundles=("/etc/pki/tls/certs/ca-bundle.crt",
                                            "/etc/ssl/certs/ca-certificates.crt"))
+
+
+USED_DIR = "prepared-used"  # in the cache dir: one empty file per snapshot, mtime = last use
+
+
+def mark_used(cache_dir: Path, key: str) -> None:
+    """Record that the snapshot *key* is used now: the engine keeps no last-use time, and
+    ``wheelhub cache prune`` removes the least recently used first."""
+    with contextlib.suppress(OSError):
+        ensure_dir(cache_dir / USED_DIR)
+        (cache_dir / USED_DIR / key[:40]).touch()
 
 
 class ContainerEngine:
@@ -81,6 +93,8 @@ class ContainerEngine:
             image, restored_env = prepared
             logger.info("starting from the prepared snapshot (hook and build requirements "
                         "already applied)")
+        if prepared_key is not None:
+            mark_used(self.options.cache_dir, prepared_key)  # made now, or used now
         with self.containers.start(self.spec(image, name, kind), python=python, paths=self.paths,
                                    snapshot_key=prepared_key,
                                    restored_env=restored_env) as session:

@@ -13,13 +13,12 @@ class EngineError(WheelhubError):
     exit_code = 2
 
     @classmethod
-    def daemon_unreachable(cls, detail: str) -> EngineError:
-        return cls(
-            f"cannot reach the Docker daemon ({detail})",
-            hint="start it (scripts/ensure-docker.sh, or `sudo systemctl start docker`), "
-            "or set DOCKER_HOST; use --engine host inside a manylinux container",
-        )
-
+    def daemon_unreachable(cls, detail: str, *, engine: str = "docker",
+                           start_hint: str = "") -> EngineError:
+        what = "the Docker daemon" if engine == "docker" else f"the {engine} service"
+        hint = start_hint or "start it"
+        return cls(f"cannot reach {what} ({detail})",
+                   hint=f"{hint}; use --engine host inside a manylinux container")
 
     @classmethod
     def lost(cls, what: str, detail: str) -> EngineError:

@@ -13,6 +13,7 @@ failures mid-run (the daemon stopped or restarted) become one :class:`EngineErro
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import io
@@ -63,6 +64,34 @@ class LocalImage:
         config = image.attrs.get("Config") or {}
         env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
         return cls(id=str(image.id), env=env, labels=dict(config.get("Labels") or {}))
+
+
+def encode_label(value: Mapping[str, str]) -> str:
+    """JSON as a ``LABEL`` value every engine keeps verbatim: Docker unquotes a quoted value,
+    podman keeps its backslashes; base64 has nothing to quote."""
+    return base64.urlsafe_b64encode(json.dumps(dict(value)).encode()).decode().rstrip("=")
+
+
+def decode_label(text: str) -> dict[str, str]:
+    """What :func:`encode_label` wrote (or plain JSON, as older snapshots hold); ValueError
+    when it is neither."""
+    if not text.startswith("{"):
+        text = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("not a mapping")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PreparedImage:
+    """A prepared snapshot (``wheelhub-prepared:<key>``) on the engine."""
+
+    id: str
+    key: str  # the tag: the first 40 hex digits of the prepared key
+    created: str  # as the engine reports it (RFC 3339)
+    size: int  # bytes of its own layers (the build image's are shared)
+    python: str
 
 
 # -- who owns a container -------------------------------------------------------------------
@@ -181,7 +210,7 @@ class ContainerSession:
         hook, build requirements, CA bundle, Python) skips the hook and the installs."""
         if self._snapshot_key is None or self._cancel.cancelled:
             return
-        changes = [f"LABEL {PREPARED_LABEL}.env={json.dumps(json.dumps(dict(exported_env)))}",
+        changes = [f"LABEL {PREPARED_LABEL}.env={encode_label(dict(exported_env))}",
                    f"LABEL {PREPARED_LABEL}={self.python.tag}"]
         with engine_calls(self._cancel, "saving the prepared environment"):
             self._container.commit(repository=PREPARED_REPOSITORY,
@@ -280,12 +309,16 @@ class Containers:
                 import docker
                 import docker.errors
 
+                url = self.engine.url(os.environ)
                 try:
-                    client = docker.from_env(timeout=600)
+                    client = (docker.DockerClient(base_url=url, timeout=600) if url
+                              else docker.from_env(timeout=600))
                     client.ping()
                 except docker.errors.DockerException as error:
                     detail = str(error).split("(")[0].strip() or type(error).__name__
-                    raise EngineError.daemon_unreachable(detail) from None
+                    raise EngineError.daemon_unreachable(
+                        f"{url}: {detail}" if url else detail, engine=self.engine.name,
+                        start_hint=self.engine.start_hint) from None
                 self._client = client
                 self.reap_orphans()
             return self._client
@@ -328,18 +361,55 @@ class Containers:
         try:
             image = LocalImage.from_sdk(
                 self.client.images.get(f"{PREPARED_REPOSITORY}:{key[:40]}"))
-            env = json.loads(image.labels[f"{PREPARED_LABEL}.env"])
+            env = decode_label(image.labels[f"{PREPARED_LABEL}.env"])
         except (docker.errors.ImageNotFound, KeyError, ValueError):
             return None
-        return image.id, {str(k): str(v) for k, v in env.items()}
+        return image.id, env
+
+    def prepared_images(self) -> list[PreparedImage]:
+        """Every prepared snapshot on this engine, with its own size (beyond its parent)."""
+        found = self.client.images.list(name=PREPARED_REPOSITORY)
+        sizes = {str(i.id): int(i.attrs.get("Size") or 0) for i in self.client.images.list()}
+        snapshots = []
+        for image in found:
+            attrs = image.attrs
+            tags = [t.rsplit(":", 1)[1] for t in image.tags if PREPARED_REPOSITORY in t]
+            size = int(attrs.get("Size") or 0)
+            parent = str(attrs.get("Parent") or "")
+            snapshots.append(PreparedImage(
+                id=str(image.id), key=tags[0] if tags else "", created=str(attrs.get("Created")),
+                size=max(size - sizes.get(parent, 0), 0) if parent in sizes else size,
+                python=str(((attrs.get("Config") or {}).get("Labels") or {}).get(
+                    PREPARED_LABEL, ""))))
+        return snapshots
+
+    def remove_image(self, image_id: str) -> bool:
+        """Remove an image; False when a container still uses it (kept, not forced)."""
+        import docker.errors
+
+        try:
+            self.client.images.remove(image_id, force=False)
+        except docker.errors.APIError:  # 409: in use by a container
+            return False
+        return True
 
     def output(self, image_id: str, argv: Sequence[str]) -> str:
         """The output of *argv* in a throwaway container without network."""
         output: bytes = self.client.containers.run(image_id, list(argv), remove=True,
-                                                   network_mode="none", entrypoint=[])
+                                                   network_mode="none", entrypoint=[],
+                                                   **self._engine_args())
         return output.decode()
 
     # -- containers ------------------------------------------------------------------------
+    def _engine_args(self) -> dict[str, Any]:
+        """What every container of this engine gets, whatever its spec (podman's ulimits)."""
+        if not self.engine.ulimits:
+            return {}
+        from docker.types import Ulimit
+
+        return {"ulimits": [Ulimit(name=u.name, soft=u.soft, hard=u.hard)
+                            for u in self.engine.ulimits]}
+
     @contextlib.contextmanager
     def start(self, spec: ContainerSpec, *, python: PythonPrefix, paths: Paths,
               snapshot_key: str | None = None,
@@ -351,7 +421,8 @@ class Containers:
         """
         name = f"wheelhub-{spec.name}-{uuid.uuid4().hex[:8]}"
         with engine_calls(self.cancel_token, f"creating container {name}"):
-            container = self.client.containers.create(**spec.create_args(name, this_run()))
+            container = self.client.containers.create(**spec.create_args(name, this_run()),
+                                                      **self._engine_args())
         self._live.add(name, container)
         try:
             with engine_calls(self.cancel_token, f"starting container {name}"):

@@ -1,7 +1,7 @@
 """Containers as data: the container engine, and the spec of one container.
 
 As in cibuildwheel's ``OCIContainerEngineConfig``, the engine is a value, not a code
-path: adding podman is one more :class:`OCIEngineConfig` in :data:`OCI_ENGINES`. Builds,
+path: Docker and podman are two :class:`OCIEngineConfig` in :data:`OCI_ENGINES`. Builds,
 ``wheelhub test`` and ``wheelhub shell`` describe their containers with one
 :class:`ContainerSpec`, which :class:`wheelhub.engines.oci.Containers` starts.
 """
@@ -16,15 +16,35 @@ from typing import Any
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Ulimit:
+    """A resource limit set on every container of an engine (``--ulimit name=soft:hard``)."""
+
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class OCIEngineConfig:
     """A container engine with a Docker-compatible API, and its command-line client."""
 
     name: str  # as given to --engine
     cli: str  # the client, for the one thing the API has no terminal for: `exec -it`
+    # Where the API listens; None: the Docker SDK's default (DOCKER_HOST, /var/run/docker.sock).
+    base_url: str | None = None
+    url_variable: str = ""  # an environment variable that overrides base_url
+    # Limits every container gets: rootful podman's defaults exceed what a container may set
+    # on some hosts ("error setting rlimits ... operation not permitted").
+    ulimits: tuple[Ulimit, ...] = ()
+    start_hint: str = ""  # how to get the engine running, for "cannot reach" errors
 
     def cli_path(self) -> str | None:
         """Where the command-line client is, or None when it is not installed."""
         return shutil.which(self.cli)
+
+    def url(self, env: Mapping[str, str]) -> str | None:
+        """The API's address: *url_variable* from *env* when set, else :attr:`base_url`."""
+        return (env.get(self.url_variable) if self.url_variable else None) or self.base_url
 
 
 # Every container wheelhub starts carries these, so a later run can tell whose it is.
@@ -35,8 +55,19 @@ HOST_LABEL = "org.wheelhub.host"  # where that pid means something
 KIND_LABEL = "org.wheelhub.kind"
 KEEP_LABEL = "org.wheelhub.keep"
 
-DOCKER = OCIEngineConfig(name="docker", cli="docker")
-OCI_ENGINES: Mapping[str, OCIEngineConfig] = {engine.name: engine for engine in (DOCKER,)}
+DOCKER = OCIEngineConfig(
+    name="docker", cli="docker",
+    start_hint="start it (scripts/ensure-docker.sh, or `sudo systemctl start docker`), or set "
+    "DOCKER_HOST")
+PODMAN = OCIEngineConfig(
+    name="podman", cli="podman", base_url="unix:///run/podman/podman.sock",
+    url_variable="CONTAINER_HOST",
+    ulimits=(Ulimit(name="nofile", soft=4096, hard=4096),
+             Ulimit(name="nproc", soft=4096, hard=4096)),
+    start_hint="install and start podman's API service (scripts/ensure-podman.sh, or `podman "
+    "system service --time=0 unix:///run/podman/podman.sock`), or set CONTAINER_HOST; its image "
+    "store is its own: `docker save IMAGE | podman load`")
+OCI_ENGINES: Mapping[str, OCIEngineConfig] = {e.name: e for e in (DOCKER, PODMAN)}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -27,7 +27,7 @@ from wheelhub.engines.base import Paths, Session, shell_join
 from wheelhub.engines.errors import PythonSelectionError
 from wheelhub.engines.oci import Containers
 from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing, select_pythons
-from wheelhub.engines.spec import ContainerSpec, Mount
+from wheelhub.engines.spec import DOCKER, OCI_ENGINES, ContainerSpec, Mount
 from wheelhub.manifest import Entry, Manifest, ManifestWriter, TestRecord, TestStatus
 from wheelhub.options import TestOptions
 from wheelhub.util.log import get_logger, prefix
@@ -168,7 +168,7 @@ class _Runner:
     def __init__(self, options: TestOptions, writer: ManifestWriter) -> None:
         self.options = options
         self.writer = writer
-        self.containers = Containers()
+        self.containers = Containers(OCI_ENGINES.get(options.engine, DOCKER))
         self.cancel_token = self.containers.cancel_token
 
     def _record(self, verdict: PackageTest) -> None:
@@ -253,14 +253,15 @@ class _Runner:
         if failure:
             return "failed", failure
         recipe = self.options.recipes.get(entry.project)
-        if recipe is not None and recipe.test:
+        command = recipe.test if recipe is not None and recipe.test else self.options.default_test
+        if command:
             test_env = {**env, "VIRTUAL_ENV": venv, "WHEELHUB_PROJECT": session.paths.project,
                         "WHEELHUB_PYTHON_TAG": entry.python,
                         "PATH": f"{venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                         "/sbin:/bin"}
-            code = run(["sh", "-c", recipe.test], test_env)
+            code = run(["sh", "-c", command], test_env)
             if code != 0:
-                return "failed", (f"test command exited with status {code}: {recipe.test}\n"
+                return "failed", (f"test command exited with status {code}: {command}\n"
                                   + self._tail(capture))
         return "passed", ""
 
