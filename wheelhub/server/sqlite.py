@@ -48,7 +48,6 @@ from wheelhub.util.log import get_logger
 
 log = get_logger("server")
 
-SCHEMA_VERSION = 1
 CACHE_KIB = 16 * 1024  # page cache per connection
 MMAP_BYTES = 256 * 1024 * 1024  # reads of a large database go through the page cache
 SCHEMA = """
@@ -80,6 +79,18 @@ CREATE TABLE IF NOT EXISTS tokens(
     scope INTEGER NOT NULL, label_glob TEXT, expires REAL, revoked REAL, created REAL NOT NULL,
     hint TEXT NOT NULL, description TEXT NOT NULL DEFAULT '');
 """
+# Build cache records (wheelhub.server.cache): per owner, found by the entry's pre-key.
+CACHE_RECORDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cache_records(
+    owner_id INTEGER NOT NULL, prekey TEXT NOT NULL, key TEXT NOT NULL, label TEXT NOT NULL,
+    record TEXT NOT NULL, stored REAL NOT NULL, PRIMARY KEY(owner_id, prekey, key)) WITHOUT ROWID;
+"""
+# (version, what it adds, SQL): a database at version N gets every later step, in order.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "owners, labels, files, pages, tokens", SCHEMA),
+    (2, "build cache records", CACHE_RECORDS_SCHEMA),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _FILE_COLUMNS = ("f.filename, f.project, f.display_name, f.version, f.kind, f.python_tags, "
                  "f.platform_tags, f.size, f.sha256, f.md5, f.blake2_256, f.requires_python, "
@@ -138,9 +149,9 @@ class SqliteStorage:
         if version > SCHEMA_VERSION:
             raise UsageError(f"{self.db_path} was written by a newer wheelhub (schema {version})",
                              hint="upgrade wheelhub")
-        if version < SCHEMA_VERSION:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\n"
-                               f"PRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
+        for step, _what, sql in MIGRATIONS:
+            if step > version:
+                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={step};\nCOMMIT;")
 
     # -- connections and transactions -------------------------------------------------
 
