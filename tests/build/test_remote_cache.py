@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.hub import running_hub
+from wheelhub import manifest as mf
 from wheelhub.build.errors import ShardError
 from wheelhub.build.plan import CommonInputs, Plan, key_of, make_plan
 from wheelhub.build.remote import restore
@@ -29,7 +30,6 @@ from wheelhub.cache.sources import (
 )
 from wheelhub.engines.pythons import prefixes_from_listing
 from wheelhub.index.urls import RouteKind, cache_file_url, cache_records_url, parse_path
-from wheelhub import manifest as mf
 from wheelhub.manifest import Manifest, WheelRecord
 from wheelhub.server import create_owner, create_token
 
