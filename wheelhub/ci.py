@@ -46,10 +46,11 @@ class CiResult:
     test: TestResult | None = None  # None when tests were skipped
     publish: PublishResult | None = None
     publish_skipped_reason: str = ""
+    build_only: bool = False  # a merge, or an empty shard: nothing to test or publish
 
     @property
     def ok(self) -> bool:
-        if self.publish_skipped_reason.startswith("merge"):
+        if self.build_only:
             return self.build.ok
         test_ok = self.test is None or self.test.ok
         publish_ok = self.publish is not None and self.publish.ok
@@ -89,7 +90,7 @@ def merge_shards(options: CiOptions) -> CiResult:
         raise UsageError(f"--merge reads the cache records of {options.publish.to}, which has none",
                          hint="merge shards published to a wheelhub hub or a file:// tree")
     built = build(merging, merge_label=options.label.label)
-    return CiResult(label=options.label, build=built,
+    return CiResult(label=options.label, build=built, build_only=True,
                     publish_skipped_reason=f"merge: {built.count('cached')} entries gathered "
                     f"from label '{options.label.label}', {built.count('failed')} missing")
 
@@ -108,6 +109,9 @@ def run_ci(options: CiOptions, *, env: Mapping[str, str],
         built = build(options.build)
     finally:
         on_stage("build", False)
+    if not built.entries:
+        return CiResult(label=options.label, build=built, build_only=True,
+                        publish_skipped_reason=f"nothing to do in shard {options.build.shard}")
 
     tested = None
     if options.test is not None:
