@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from wheelhub.cli.options import resolved_from_args
+from wheelhub.cli.options import build_options_from_args, resolved_from_args
 
 HELP = "show what a build would do per entry (local, remote, build) and its shards"
 DESCRIPTION = (
@@ -17,16 +17,12 @@ DESCRIPTION = (
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from wheelhub.build.overview import overview
-    from wheelhub.options import BuildOptions
     from wheelhub.util import table
 
     config = resolved_from_args(args)
-    options = BuildOptions.from_config(config, cwd=config.directory, env=os.environ)
     shards = config.get("plan.shards")
-    result = overview(options, shards)
+    result = overview(build_options_from_args(args), shards)
     if config.get("plan.matrix") == "github":
         print(json.dumps(result.matrix(), separators=(",", ":")))
         return 0
