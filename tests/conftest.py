@@ -14,6 +14,12 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 PACKAGES = FIXTURES / "packages"
 BUILDER_IMAGE = os.environ.get("WHEELHUB_TEST_BUILDER_IMAGE", "wheelhub-local/builder:bookworm")
+# A setup hook that installs the library whfix-clib links against (the builder lacks it).
+LIBYAML_HOOK = """\
+if ! [ -f /usr/include/yaml.h ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libyaml-dev >/dev/null
+fi
+"""
 RUNTIME_IMAGE = os.environ.get("WHEELHUB_TEST_RUNTIME_IMAGE", "wheelhub-local/runtime:bookworm")
 
 

@@ -21,9 +21,11 @@ ALLOWED: dict[str, set[str]] = {
     "manifest": {"errors", "util"},
     "index": {"errors", "util"},
     "engines": CONTRACTS,
-    "build": CONTRACTS | {"engines"},
+    # the remote build cache's records and clients; read by build, written by publish
+    "cache": CONTRACTS | {"index"},
+    "build": CONTRACTS | {"engines", "cache"},
     "verify": CONTRACTS | {"engines", "build"},
-    "publish": CONTRACTS | {"index"},
+    "publish": CONTRACTS | {"index", "cache"},
     "server": {"errors", "util", "index"},
     "ci": CONTRACTS | {"build", "verify", "publish"},
     # reads requirements files (build) and the simple API (index); neither may import the other

@@ -36,6 +36,7 @@ class CiOptions:
     label: LabelDecision
     publish: PublishOptions  # its wheelhouse is the build's
     publish_on_failure: bool = True
+    merge: bool = False  # gather the label's entries from the target's cache; build nothing
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,9 +46,12 @@ class CiResult:
     test: TestResult | None = None  # None when tests were skipped
     publish: PublishResult | None = None
     publish_skipped_reason: str = ""
+    build_only: bool = False  # a merge, or an empty shard: nothing to test or publish
 
     @property
     def ok(self) -> bool:
+        if self.build_only:
+            return self.build.ok
         test_ok = self.test is None or self.test.ok
         publish_ok = self.publish is not None and self.publish.ok
         return self.build.ok and test_ok and publish_ok
@@ -62,18 +66,52 @@ def check_token(options: PublishOptions, env: Mapping[str, str]) -> None:
                          "--token-env VAR")
 
 
+def with_target_cache(build: BuildOptions, publish: PublishOptions) -> BuildOptions:
+    """*build* reading the cache of the hub or static tree it publishes to (first, before
+    any --cache-from); a twine index or anaconda.org has none."""
+    kind = target_kind(publish.kind, publish.to).name
+    if kind == "index" and publish.kind == "auto":
+        from wheelhub.publish.index import probe_hub
+
+        kind = "hub" if probe_hub(publish.to, publish.label, publish.token) else kind
+    if kind not in {"hub", "dir"} or publish.to in build.cache_from:
+        return build
+    return dataclasses.replace(build, cache_from=(publish.to, *build.cache_from),
+                               cache_token=build.cache_token or publish.token,
+                               cache_token_env=publish.token_env or build.cache_token_env)
+
+
+def merge_shards(options: CiOptions) -> CiResult:
+    """The last job of a sharded run: every entry of the plan from the label's records."""
+    from wheelhub.build.run import build
+
+    merging = dataclasses.replace(with_target_cache(options.build, options.publish), shard="")
+    if options.publish.to not in merging.cache_from:
+        raise UsageError(f"--merge reads the cache records of {options.publish.to}, which has none",
+                         hint="merge shards published to a wheelhub hub or a file:// tree")
+    built = build(merging, merge_label=options.label.label)
+    return CiResult(label=options.label, build=built, build_only=True,
+                    publish_skipped_reason=f"merge: {built.count('cached')} entries gathered "
+                    f"from label '{options.label.label}', {built.count('failed')} missing")
+
+
 def run_ci(options: CiOptions, *, env: Mapping[str, str],
            on_stage: StageCallback = lambda _name, _start: None) -> CiResult:
     from wheelhub.build.run import build
     from wheelhub.publish import publish
 
     check_token(options.publish, env)
+    if options.merge:
+        return merge_shards(options)
 
     on_stage("build", True)
     try:
         built = build(options.build)
     finally:
         on_stage("build", False)
+    if not built.entries:
+        return CiResult(label=options.label, build=built, build_only=True,
+                        publish_skipped_reason=f"nothing to do in shard {options.build.shard}")
 
     tested = None
     if options.test is not None:

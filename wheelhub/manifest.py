@@ -48,6 +48,7 @@ class TestRecord:
     status: TestStatus
     detail: str = ""
     image: str = ""
+    image_id: str = ""  # the runtime image's id: a verdict restored from a cache holds only for it
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -59,6 +60,8 @@ class Entry:
     python: str
     key: str  # sha256 over every input that can change the output
     status: BuildStatus
+    prekey: str = ""  # sha256 over the requirement's own inputs: how a cache finds the key
+    origin: str = ""  # "cached" from where: "" this wheelhouse, else the remote cache's URL
     wheels: tuple[WheelRecord, ...] = ()
     inputs: dict[str, str] = field(default_factory=dict)
     log: str = ""  # path relative to the wheelhouse
@@ -69,6 +72,13 @@ class Entry:
     @property
     def ok(self) -> bool:
         return self.status in {"built", "cached", "skipped"}
+
+    @property
+    def how(self) -> str:
+        """built, cached (local), cached (remote, from URL), failed, ..."""
+        if self.status != "cached":
+            return self.status
+        return f"cached (remote, from {self.origin})" if self.origin else "cached (local)"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

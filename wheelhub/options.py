@@ -48,6 +48,7 @@ class OptionSpec:
     choices: tuple[str, ...] = ()
     minimum: int = 1  # for int options
     in_file: bool = True  # False for the options that say where wheelhub.yaml is
+    repeat: bool = False  # the flag may be given more than once (values joined by ',')
 
     @property
     def section(self) -> str:
@@ -74,7 +75,7 @@ class OptionSpec:
 
 # build, test and shell read one option set, so one command line or wheelhub.yaml serves
 # all three; ci runs build and test; config takes their flags to show what they change.
-_BUILDING = frozenset({"build", "test", "shell", "ci", "config"})
+_BUILDING = frozenset({"build", "test", "shell", "ci", "config", "plan"})
 _PUBLISHING = frozenset({"publish", "ci"})
 _LABELLING = _PUBLISHING | {"label-for"}
 _HUB = frozenset({"serve", "token", "label", "owner", "audit", "webhook"})
@@ -146,6 +147,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
                commands=_BUILDING,
                help="image `wheelhub test` installs wheels into (no compiler, no -dev libs): "
                "a template with {version} (3.11), or one image with the /opt/python/<tag> layout"),
+    OptionSpec(name="cache_from", kind="str", default="", metavar="URL", repeat=True,
+               commands=_BUILDING,
+               help="remote build cache to download from instead of building: a hub URL with "
+               "the owner or file:///DIR (repeatable; comma-separated in env/yaml)"),
+    OptionSpec(name="cache_token_env", kind="str", default="WHEELHUB_TOKEN", metavar="VAR",
+               commands=_BUILDING,
+               help="environment variable holding a token that may read the cache "
+               "(read scope suffices)"),
+    OptionSpec(name="shard", kind="str", default="", metavar="I/N",
+               commands=frozenset({"build", "ci", "config"}),
+               help="build only shard I of N (see `wheelhub plan --shards N`)"),
+    # -- plan
+    OptionSpec(name="plan.shards", kind="int", default=1, commands=frozenset({"plan"}),
+               help="split the plan into this many shards"),
+    OptionSpec(name="plan.matrix", kind="str", default="", choices=("", "github"),
+               commands=frozenset({"plan"}),
+               help="print the shards as one line of JSON for a CI matrix "
+               "(github: {\"include\": [{\"shard\": ...}]}, for fromJSON())"),
     # -- publish
     OptionSpec(name="publish.to", kind="str", default="", env_name="WHEELHUB_HUB",
                metavar="URL", commands=_PUBLISHING,
@@ -180,6 +199,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
                flags=("--no-publish-on-failure",), commands=frozenset({"ci"}),
                help="publish nothing if any build or test failed "
                "(default: publish what passed, then exit non-zero)"),
+    OptionSpec(name="ci.cache_from_target", kind="bool", default=True,
+               flags=("--no-cache-from",), commands=frozenset({"ci"}),
+               help="do not use the hub (or static tree) published to as the build cache "
+               "(default: use it)"),
+    OptionSpec(name="ci.merge", kind="bool", default=False, flags=("--merge",),
+               commands=frozenset({"ci"}),
+               help="final job of a sharded run: gather the label's entries from the target's "
+               "cache records into one manifest and report; non-zero if any is missing"),
     # -- outdated
     OptionSpec(name="outdated.index_url", kind="str", default="https://pypi.org/simple/",
                env_name="PIP_INDEX_URL", flags=("-i", "--index-url"), metavar="URL",
@@ -486,6 +513,10 @@ class BuildOptions:
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     cache_keep: int = default("cache.keep")  # prepared snapshots kept after a build
     cache_max_size: int = 0  # bytes of prepared snapshots kept; 0: no limit
+    cache_from: tuple[str, ...] = ()
+    cache_token: str | None = field(default=None, repr=False)
+    cache_token_env: str = default("cache_token_env")
+    shard: str = ""  # "I/N" or "I/N:projects"; parsed by wheelhub.build.shards
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, *, cwd: Path,
@@ -527,6 +558,10 @@ class BuildOptions:
             recipes=config.recipes,
             cache_keep=config.get("cache.keep"),
             cache_max_size=config.get("cache.max_size"),
+            cache_from=_split(config.get("cache_from")),
+            cache_token=env.get(config.get("cache_token_env")) or None,
+            cache_token_env=config.get("cache_token_env"),
+            shard=config.get("shard"),
         )
 
 

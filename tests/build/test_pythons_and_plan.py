@@ -96,7 +96,7 @@ def test_a_narrower_run_keeps_other_pythons_and_prunes_only_superseded_wheels(
                      selector="cp311", image="img", common=COMMON, recipes={},
                      manifest=old, wheelhouse=tmp_path, force=False)
     assert [(e.python.tag, e.needs_build) for e in plan.entries] == [("cp311", True)]
-    kept = carried_over(old, plan)
+    kept = carried_over(old, plan, ["a"])
     assert {(e.project, e.python) for e in kept.entries} == {("a", "cp311"), ("a", "cp312")}
 
     rebuilt = _wheel("a-1-cp311-cp311-manylinux_2_17_x86_64.whl", tmp_path)
@@ -112,5 +112,14 @@ def test_a_narrower_run_keeps_other_pythons_and_prunes_only_superseded_wheels(
     plan = make_plan(requirements=parse_requirements(req), available=AVAILABLE,
                      selector="cp311", image="img", common=COMMON, recipes={},
                      manifest=final, wheelhouse=tmp_path, force=False)
-    assert {(e.project, e.python) for e in carried_over(final, plan).entries} == {
+    assert {(e.project, e.python) for e in carried_over(final, plan, ["b"]).entries} == {
         ("a", "cp312")}
+
+    # A --shard run plans part of the list: the other listed requirements' entries stay.
+    req.write_text("a==1\nb==1\n")
+    plan = make_plan(requirements=parse_requirements(req), available=AVAILABLE,
+                     selector="cp311", image="img", common=COMMON, recipes={},
+                     manifest=final, wheelhouse=tmp_path, force=False)
+    shard = replace(plan, entries=tuple(e for e in plan.entries if e.line.project == "b"))
+    assert {(e.project, e.python) for e in carried_over(final, shard, ["a", "b"]).entries} == {
+        ("a", "cp311"), ("a", "cp312")}

@@ -22,17 +22,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BUILDER_IMAGE, RUNTIME_IMAGE, make_sdist
+from tests.conftest import BUILDER_IMAGE, LIBYAML_HOOK, RUNTIME_IMAGE, make_sdist
 from tests.support.images import remove_prepared_since
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 WHEELHUB = str(Path(sys.executable).with_name("wheelhub"))
-HOOK = """\
-if ! [ -f /usr/include/yaml.h ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libyaml-dev >/dev/null
-fi
-"""
+HOOK = LIBYAML_HOOK
 REQUIREMENTS = "--find-links ./dists\nwhfix-clib==1.0\nwhfix-dependent==1.0\n"
 
 

@@ -106,3 +106,27 @@ class ShellError(UsageError):
         return cls(f"--python '{selector}' matches {len(matched)} prefixes "
                    f"({', '.join(matched)}); a shell opens one",
                    hint=f"pass one tag, for example --python {matched[0] if matched else 'cp311'}")
+
+
+class ShardError(UsageError):
+    """A shard spec or count that names no shard."""
+
+    @classmethod
+    def bad_spec(cls, source: str, text: str) -> ShardError:
+        return cls(f"{source} '{text}' is not I/N", hint="for example --shard 2/4 (the second "
+                   "of four shards; `wheelhub plan --shards 4` shows them)")
+
+    @classmethod
+    def out_of_range(cls, source: str, text: str, count: int) -> ShardError:
+        return cls(f"{source} '{text}': there is no such shard",
+                   hint=f"I runs from 1 to N and N is at least 1 (here 1..{max(count, 1)})")
+
+    @classmethod
+    def bad_count(cls, source: str, count: int) -> ShardError:
+        return cls(f"{source} {count}: the number of shards must be at least 1",
+                   hint="for example --shards 4")
+
+    @classmethod
+    def unknown_projects(cls, spec: str, names: Sequence[str]) -> ShardError:
+        return cls(f"--shard '{spec}' names projects not in the requirements: {', '.join(names)}",
+                   hint="run `wheelhub plan --shards N --matrix github` again for this checkout")

@@ -4,6 +4,12 @@ The cache keys on inputs: the requirement, the pins of every project in its last
 known dependency closure, the Python tag, the image id, the setup hook, build
 requirements, recipes and build options. A re-run with unchanged inputs finds every
 key in the manifest (and every wheel intact on disk) and plans no work at all.
+
+A fresh machine has no last closure, so a remote cache is looked up in two steps: the
+*pre-key* (the same inputs without the closure: what any machine can compute) finds
+candidate records; each candidate's key is then recomputed from its recorded closure and
+*this* machine's pins (:meth:`Keys.matches`), so a changed pin misses exactly for the
+entries whose closure holds that project, as it does locally.
 """
 
 from __future__ import annotations
@@ -38,12 +44,37 @@ class CommonInputs:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Keys:
+    """What the keys of a build depend on besides the entry: one per build."""
+
+    common: CommonInputs
+    recipes: Mapping[str, Recipe]
+    pins: Mapping[str, str]
+
+    def inputs(self, line: RequirementLine, python: PythonPrefix,
+               closure: Sequence[str]) -> dict[str, str]:
+        return entry_inputs(line, python, self.common, self.recipes, self.pins, closure)
+
+    def prekey(self, line: RequirementLine, python: PythonPrefix) -> str:
+        recipe = self.recipes.get(line.project)
+        return key_of({"requirement": str(line.requirement), "python": python.tag,
+                       **self.common.as_dict(), "recipe": recipe.digest() if recipe else ""})
+
+    def matches(self, line: RequirementLine, python: PythonPrefix, closure: Sequence[str],
+                key: str) -> bool:
+        """Whether a record with this closure and key was made from this machine's inputs."""
+        return key_of(self.inputs(line, python, closure)) == key
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PlannedEntry:
     line: RequirementLine
     python: PythonPrefix
     inputs: dict[str, str]
     key: str
+    prekey: str = ""
     cached: Entry | None = None  # a manifest entry still valid for these inputs
+    origin: str = ""  # where a cached entry came from: "" this wheelhouse, else a cache
     skip_reason: str = ""  # recipe says skip this Python
 
     @property
@@ -55,6 +86,7 @@ class PlannedEntry:
 class Plan:
     entries: tuple[PlannedEntry, ...]
     pythons: tuple[PythonPrefix, ...]
+    keys: Keys
 
     def for_python(self, python: PythonPrefix) -> list[PlannedEntry]:
         return [e for e in self.entries if e.python == python]
@@ -109,13 +141,13 @@ def make_plan(*, requirements: RequirementSet, available: Sequence[PythonPrefix]
               image: str, common: CommonInputs, recipes: Mapping[str, Recipe],
               manifest: Manifest, wheelhouse: Path, force: bool) -> Plan:
     pythons = select_pythons(selector, available, image=image)
-    pins = pins_by_project(requirements)
+    keys = Keys(common=common, recipes=recipes, pins=pins_by_project(requirements))
     planned: list[PlannedEntry] = []
     for python in pythons:
         for line in requirements.requirements:
             previous = manifest.find(line.project, python.tag)
             closure = [w.project for w in previous.wheels] if previous else []
-            inputs = entry_inputs(line, python, common, recipes, pins, closure)
+            inputs = keys.inputs(line, python, closure)
             key = key_of(inputs)
             recipe = recipes.get(line.project)
             skip = ""
@@ -126,8 +158,9 @@ def make_plan(*, requirements: RequirementSet, available: Sequence[PythonPrefix]
                     and previous.key == key and wheels_intact(previous, wheelhouse)):
                 cached = previous
             planned.append(PlannedEntry(line=line, python=python, inputs=inputs, key=key,
-                                        cached=cached, skip_reason=skip))
-    return Plan(entries=tuple(planned), pythons=tuple(pythons))
+                                        prekey=keys.prekey(line, python), cached=cached,
+                                        skip_reason=skip))
+    return Plan(entries=tuple(planned), pythons=tuple(pythons), keys=keys)
 
 
 def _glob(tag: str, pattern: str) -> bool:

@@ -23,7 +23,9 @@ def _cell(entry: Entry) -> str:
     if entry.status in {"built", "cached"}:
         own = [w for w in entry.wheels if w.project == entry.project]
         tag = own[0].filename.rsplit("-", 3)[-1].removesuffix(".whl") if own else ""
-        return f"{entry.status} {short_platform(tag)}".strip()
+        how = "cached (remote)" if entry.origin else \
+            "cached (local)" if entry.status == "cached" else entry.status
+        return f"{how} {short_platform(tag)}".strip()
     return entry.status
 
 
@@ -51,7 +53,11 @@ def summary_line(result: BuildResult) -> str:
     if unfinished or result.interrupted:
         stopped = (f"interrupted after {result.to_build - unfinished} of {result.to_build}: "
                    f"{unfinished} not built; ")
-    return (f"{stopped}{result.count('built')} built, {result.count('cached')} cached, "
+    origins = sorted({e.origin for e in result.entries if e.status == "cached" and e.origin})
+    remote = sum(1 for e in result.entries if e.status == "cached" and e.origin)
+    cached = f"{result.count('cached')} cached" + (
+        f" ({remote} remote, from {', '.join(origins)})" if remote else "")
+    return (f"{stopped}{result.count('built')} built, {cached}, "
             f"{result.count('failed')} failed, {result.count('skipped')} skipped; "
             f"{wheels} wheel(s) in {result.wheelhouse} ({result.duration:.1f}s, "
             f"{result.containers_started} container(s))")
@@ -100,6 +106,7 @@ def report_data(result: BuildResult) -> dict[str, Any]:
         "containers_started": result.containers_started,
         "summary": {s: result.count(s)
                     for s in ("built", "cached", "failed", "skipped", "interrupted")},
+        "how": {f"{e.project} {e.python}": e.how for e in result.entries},
         "entries": [e.to_json() for e in sorted(result.entries,
                                                 key=lambda e: (e.project, e.python))],
         "prefix_failures": [{"python": f.python, "message": f.message, "log": f.log,

@@ -13,16 +13,20 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from wheelhub.build.errors import DISK_FULL, HookError, WheelhouseError
 from wheelhub.build.plan import CommonInputs, Plan, PlannedEntry, digest_of, make_plan
+from wheelhub.build.remote import restore
 from wheelhub.build.report import write_reports
 from wheelhub.build.requirements import RequirementSet, parse_requirements
 from wheelhub.build.results import BuildResult, PrefixFailure
+from wheelhub.build.shards import Knowledge, Shard, only_shard
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe
+from wheelhub.cache.sources import CacheSource, open_sources
 from wheelhub.engines import make_engine
 from wheelhub.engines.base import Engine, ImageInfo
 from wheelhub.engines.cache import prune
@@ -68,31 +72,70 @@ def common_inputs(options: BuildOptions, image: ImageInfo,
                         plat=plat, build_options=build_options)
 
 
-def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult:
-    started = time.monotonic()
-    requirements, build_requirements = load_inputs(options)
-    check_writable(options.wheelhouse)
-    engine = engine or make_engine(options)
+def planned_build(options: BuildOptions, engine: Engine, requirements: RequirementSet, *,
+                  sources: Sequence[CacheSource] = (),
+                  shard: Shard | None = None) -> tuple[Plan, Manifest, ImageInfo]:
+    """The image inspected, the plan made (and cut to *shard*): what ``build`` runs and
+    ``wheelhub plan`` shows."""
     image = engine.inspect()
     common = common_inputs(options, image, requirements)
     old_manifest = Manifest.load(options.wheelhouse)
     plan = make_plan(requirements=requirements, available=image.pythons, selector=options.python,
                      image=options.image, common=common, recipes=options.recipes,
                      manifest=old_manifest, wheelhouse=options.wheelhouse, force=options.force)
-    manifest = replace(carried_over(old_manifest, plan), image=image.reference,
-                       image_id=image.id)
+    if shard is not None:
+        plan = only_shard(plan, shard, knowledge(plan, old_manifest, sources))
+    return plan, old_manifest, image
+
+
+def knowledge(plan: Plan, manifest: Manifest, sources: Sequence[CacheSource]) -> Knowledge:
+    """Durations and closures from the manifest, else from the first record a source has."""
+    durations: dict[tuple[str, str], float] = {}
+    closures: dict[tuple[str, str], list[str]] = {}
     for planned in plan.entries:
-        if planned.cached is not None:
-            manifest = manifest.with_entry(replace(planned.cached, status="cached"))
-        elif planned.skip_reason:
-            manifest = manifest.with_entry(_skipped(planned))
-    writer = ManifestWriter(manifest, options.wheelhouse)
+        pair = (planned.line.project, planned.python.tag)
+        entry = manifest.find(*pair)
+        if entry is not None and entry.ok and entry.wheels:
+            durations[pair], closures[pair] = entry.duration, [w.project for w in entry.wheels]
+            continue
+        for source in sources:
+            records = source.lookup(planned.prekey)
+            if records:
+                durations[pair], closures[pair] = records[0].duration, records[0].closure
+                break
+    return Knowledge(durations=durations, closures=closures)
+
+
+def cache_sources(options: BuildOptions) -> list[CacheSource]:
+    return open_sources(options.cache_from, token=options.cache_token,
+                        token_env=options.cache_token_env)
+
+
+def build(options: BuildOptions, *, engine: Engine | None = None,
+          merge_label: str | None = None) -> BuildResult:
+    """Build what the plan says. With *merge_label*, build nothing: gather every entry from
+    the cache records of that label, and record what is missing as failed."""
+    started = time.monotonic()
+    shard = Shard.parse(options.shard) if options.shard else None
+    sources = cache_sources(options)  # a URL that is no cache fails here, before anything
+    requirements, build_requirements = load_inputs(options)
+    check_writable(options.wheelhouse)
+    engine = engine or make_engine(options)
+    plan, old_manifest, image = planned_build(options, engine, requirements, sources=sources,
+                                              shard=shard)
+    common = plan.keys.common
     wheelhouse = Wheelhouse(options.wheelhouse)
-    todo = plan.pythons_to_build()
+    plan = restore(plan, sources, wheelhouse, label=merge_label)
+    writer = ManifestWriter(_starting_manifest(old_manifest, plan, requirements.projects(),
+                                               image, merge_label),
+                            options.wheelhouse)
+    todo = [] if merge_label is not None else plan.pythons_to_build()
     cached = sum(1 for e in plan.entries if e.cached is not None)
-    logger.info("%d requirement(s) × %d Python(s): %d cached, %d to build in %d container(s)",
-                len(requirements.requirements), len(plan.pythons), cached,
-                sum(1 for e in plan.entries if e.needs_build), len(todo))
+    logger.info("%d requirement(s) × %d Python(s)%s: %d cached (%d remote), %d to build in %d "
+                "container(s)", len({e.line.project for e in plan.entries}), len(plan.pythons),
+                f", shard {shard.index}/{shard.count}" if shard else "", cached,
+                sum(1 for e in plan.entries if e.origin),
+                sum(1 for e in plan.entries if e.needs_build) if todo else 0, len(todo))
     failures: list[PrefixFailure] = []
     stop: KeyboardInterrupt | WheelhubError | None = None
     if todo:
@@ -114,7 +157,7 @@ def build(options: BuildOptions, *, engine: Engine | None = None) -> BuildResult
                          prefix_failures=tuple(failures), containers_started=len(todo),
                          duration=round(time.monotonic() - started, 2), image=image.reference,
                          image_id=image.id, pruned=tuple(pruned), interrupted=interrupted,
-                         to_build=sum(1 for e in plan.entries if e.needs_build))
+                         to_build=sum(1 for e in plan.entries if e.needs_build) if todo else 0)
     try:
         final.save(options.wheelhouse)
         result = replace(result, reports=write_reports(result))
@@ -142,14 +185,32 @@ def _prune_snapshots(options: BuildOptions) -> None:
         logger.info("could not prune prepared snapshots: %s", error.message)
 
 
-def carried_over(old: Manifest, plan: Plan) -> Manifest:
-    """The entries of *old* this run keeps: every planned pair, and everything of a Python
-    this run did not select (a ``--python cp311`` run leaves cp312's wheels alone).
+def carried_over(old: Manifest, plan: Plan, listed: Collection[str]) -> Manifest:
+    """The entries of *old* this run keeps: every planned pair, everything of a Python this
+    run did not select (a ``--python cp311`` run leaves cp312's wheels alone), and every
+    requirement still *listed* (a ``--shard`` run leaves the other shards' wheels alone).
     A selected Python's entries for requirements no longer listed are dropped."""
     selected = {p.tag for p in plan.pythons}
     keep = {(e.line.project, e.python.tag) for e in plan.entries}
-    keep |= {(e.project, e.python) for e in old.entries if e.python not in selected}
+    keep |= {(e.project, e.python) for e in old.entries
+             if e.python not in selected or e.project in listed}
     return old.only(keep)
+
+
+def _starting_manifest(old: Manifest, plan: Plan, listed: Collection[str], image: ImageInfo,
+                       merge_label: str | None) -> Manifest:
+    """The old manifest as this run keeps it, with what needs no container already in it."""
+    manifest = replace(carried_over(old, plan, listed), image=image.reference,
+                       image_id=image.id)
+    for planned in plan.entries:
+        if planned.cached is not None:
+            manifest = manifest.with_entry(replace(planned.cached, status="cached",
+                                                   prekey=planned.prekey, origin=planned.origin))
+        elif planned.skip_reason:
+            manifest = manifest.with_entry(_skipped(planned))
+        elif merge_label is not None:
+            manifest = manifest.with_entry(_missing(planned, merge_label))
+    return manifest
 
 
 def _why_unfinished(stop: BaseException | None,
@@ -188,6 +249,14 @@ def prepared_key(options: BuildOptions, common: CommonInputs, python: PythonPref
     parts = (common.image_id, python.tag, common.hook_sha256, common.build_requirements_sha256,
              digest_of(options.ca_bundle), options.network or "")
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _missing(planned: PlannedEntry, label: str) -> Entry:
+    return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
+                 python=planned.python.tag, key=planned.key, prekey=planned.prekey,
+                 status="failed", inputs=planned.inputs,
+                 error=f"missing: no shard published it to label '{label}' (failed, or its "
+                 "shard job did not run)")
 
 
 def _skipped(planned: PlannedEntry) -> Entry:

@@ -225,7 +225,8 @@ class PrefixBuild:
         status: BuildStatus = "built" if records else "skipped"
         error = "" if records else "no wheel produced (markers exclude this Python?)"
         return Entry(requirement=str(planned.line.requirement), project=project,
-                     python=self.tag, key=key_of(inputs), status=status, wheels=tuple(records),
+                     python=self.tag, key=key_of(inputs), prekey=planned.prekey, status=status,
+                     wheels=tuple(records),
                      inputs=inputs, log=self._rel_log(capture), error=error,
                      duration=round(time.monotonic() - started, 2))
 

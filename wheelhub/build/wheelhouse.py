@@ -6,6 +6,7 @@ import contextlib
 import os
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -39,6 +40,11 @@ class Wheelhouse:
 
     def log_path(self, python: str, project: str) -> Path:
         return ensure_dir(self.path / LOG_DIR / python) / f"{project}.log"
+
+    def claim(self, filenames: Iterable[str]) -> None:
+        """Files already in place for this run (from a cache): a build keeps, not rewrites them."""
+        with self._lock:
+            self._written_this_run.update(filenames)
 
     def store(self, session: Session, source: str, *, repaired: bool) -> WheelRecord:
         """Copy a wheel out of *session* into the wheelhouse (atomic), and describe it.

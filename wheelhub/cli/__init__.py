@@ -30,6 +30,7 @@ from wheelhub.util.redact import redact
 # Subcommand modules, in the order `wheelhub --help` lists them.
 COMMAND_MODULES = (
     "wheelhub.cli.build",
+    "wheelhub.cli.plan",
     "wheelhub.cli.test",
     "wheelhub.cli.shell",
     "wheelhub.cli.config",

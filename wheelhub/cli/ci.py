@@ -36,7 +36,7 @@ class _Folds:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhub.build.report import failure_details, render_table
-    from wheelhub.ci import CiOptions, markdown_summary, run_ci
+    from wheelhub.ci import CiOptions, markdown_summary, run_ci, with_target_cache
     from wheelhub.options import BuildOptions, TestOptions
     from wheelhub.publish.settings import publish_options
     from wheelhub.verify.report import render_table as render_test_table
@@ -46,10 +46,12 @@ def run(args: argparse.Namespace) -> int:
     label, publishing = publish_options(config, env)  # before minutes go into a build
     mask_in_logs(publishing.token)
     build = BuildOptions.from_config(config, cwd=config.directory, env=env)
+    if config.get("ci.cache_from_target") and not config.get("ci.merge"):
+        build = with_target_cache(build, publishing)
     options = CiOptions(
         build=build, label=label, publish=publishing,
         test=None if config.get("ci.skip_tests") else TestOptions.from_config(config, build),
-        publish_on_failure=config.get("ci.publish_on_failure"))
+        publish_on_failure=config.get("ci.publish_on_failure"), merge=config.get("ci.merge"))
     result = run_ci(options, env=env, on_stage=_Folds(env))
     print(render_table(result.build))
     for line in failure_details(result.build):

@@ -23,6 +23,7 @@ def add_options(parser: argparse.ArgumentParser, command: str) -> None:
                                const=not spec.default, default=None, help=help_text)
         else:
             group.add_argument(*spec.cli_flags, dest=spec.dest, default=None,
+                               action="append" if spec.repeat else "store",
                                type=int if spec.kind == "int" else str,
                                choices=spec.choices or None,
                                metavar=spec.metavar or (None if spec.choices else spec.key.upper()),

@@ -11,6 +11,8 @@ The shape is pypi.anaconda.org's, so a hub and anaconda.org read the same::
                                                  the owner's web page)
     /api/v1/<owner>/labels                       the owner's labels (JSON)
     /api/v1/<owner>/labels/<label>/<operation>   one label: its files, or an operation (JSON)
+    /api/v1/<owner>/cache/records[/<prekey>]     build cache records: add (POST), look up (GET)
+    /api/v1/<owner>/cache/files/<filename>       a file a cache record names (any label)
     /api/v1/<owner>/<operation>                  owner-wide: retention, prune, audit,
                                                  webhooks, deliveries (JSON)
     /t/<token>/...                               any of the above with a token
@@ -44,6 +46,8 @@ SIMPLE_SEGMENT = "simple"
 FILES_SEGMENT = "files"
 API_SEGMENTS = ("api", "v1")
 API_LABELS_SEGMENT = "labels"
+API_CACHE_SEGMENT = "cache"
+CACHE_RECORDS_SEGMENT = "records"
 HEALTH_SEGMENT = "_health"
 # Owner-wide API operations (``/api/v1/<owner>/<operation>``); the label lifecycle.
 API_OWNER_OPERATIONS = ("retention", "prune", "audit", "webhooks", "deliveries")
@@ -97,6 +101,16 @@ def api_url(base: str, owner: str, label: str | None = None, operation: str = "f
 def api_owner_url(base: str, owner: str, operation: str) -> str:
     """``/api/v1/<owner>/<operation>``: one of :data:`API_OWNER_OPERATIONS`."""
     return f"{base}/{'/'.join(API_SEGMENTS)}/{owner}/{operation}"
+
+
+def cache_records_url(base: str, owner: str, prekey: str | None = None) -> str:
+    """``/api/v1/<owner>/cache/records`` (POST), or one pre-key's records (GET)."""
+    url = f"{base}/{'/'.join(API_SEGMENTS)}/{owner}/{API_CACHE_SEGMENT}/{CACHE_RECORDS_SEGMENT}"
+    return url if prekey is None else f"{url}/{prekey}"
+
+
+def cache_file_url(base: str, owner: str, filename: str) -> str:
+    return f"{base}/{'/'.join(API_SEGMENTS)}/{owner}/{API_CACHE_SEGMENT}/{FILES_SEGMENT}/{filename}"
 
 
 def health_url(base: str) -> str:
@@ -162,6 +176,8 @@ class RouteKind(enum.Enum):
     API_LABELS = "api labels"
     API_LABEL = "api label"  # operation "files" (GET) or a label operation (POST)
     API_OWNER = "api owner"  # an owner-wide operation
+    API_CACHE_RECORDS = "api cache records"  # operation: a pre-key (GET), "" (POST)
+    API_CACHE_FILE = "api cache file"
     REDIRECT = "redirect"  # a path with no page of its own: go to ``location``
     NOT_FOUND = "not found"
 
@@ -208,6 +224,10 @@ class Route:
                 return api_url("", self.owner, self.label, self.operation)
             case RouteKind.API_OWNER:
                 return api_owner_url("", self.owner, self.operation)
+            case RouteKind.API_CACHE_RECORDS:
+                return cache_records_url("", self.owner, self.operation or None)
+            case RouteKind.API_CACHE_FILE:
+                return cache_file_url("", self.owner, self.filename)
         return self.location
 
 
@@ -272,8 +292,10 @@ def _parse_simple(route: Route, rest: list[str]) -> Route:
 
 
 def _parse_api(rest: list[str]) -> Route:
-    """``v1/<owner>/labels[/]``, ``v1/<owner>/labels/<label>/<operation>`` and
+    """``v1/<owner>/labels[/]``, ``v1/<owner>/labels/<label>/<operation>``, the cache and
     ``v1/<owner>/<owner operation>``."""
+    if len(rest) >= 3 and tuple(rest[:1]) == API_SEGMENTS[1:] and rest[2] == API_CACHE_SEGMENT:
+        return _parse_cache(rest[1], rest[3:])
     if len(rest) == 3 and tuple(rest[:1]) == API_SEGMENTS[1:] and is_valid_owner(rest[1]) \
             and rest[2] in API_OWNER_OPERATIONS:
         return Route(kind=RouteKind.API_OWNER, owner=rest[1], operation=rest[2])
@@ -287,3 +309,20 @@ def _parse_api(rest: list[str]) -> Route:
     if len(tail) != 2:
         return _NOT_FOUND
     return Route(kind=RouteKind.API_LABEL, owner=owner, label=tail[0], operation=tail[1])
+
+
+def _is_prekey(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def _parse_cache(owner: str, tail: list[str]) -> Route:
+    """``records``, ``records/<prekey>`` and ``files/<filename>`` under ``v1/<owner>/cache``."""
+    if not is_valid_owner(owner) or len(tail) not in (1, 2):
+        return _NOT_FOUND
+    if tail == [CACHE_RECORDS_SEGMENT]:
+        return Route(kind=RouteKind.API_CACHE_RECORDS, owner=owner)
+    if len(tail) == 2 and tail[0] == CACHE_RECORDS_SEGMENT and _is_prekey(tail[1]):
+        return Route(kind=RouteKind.API_CACHE_RECORDS, owner=owner, operation=tail[1])
+    if len(tail) == 2 and tail[0] == FILES_SEGMENT and tail[1] and "\\" not in tail[1]:
+        return Route(kind=RouteKind.API_CACHE_FILE, owner=owner, filename=tail[1])
+    return _NOT_FOUND

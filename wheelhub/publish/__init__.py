@@ -12,6 +12,9 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from wheelhub.cache.records import CacheRecord
+from wheelhub.cache.sources import post_records, static_root, write_static_records
+from wheelhub.manifest import Manifest
 from wheelhub.publish.index import IndexTarget
 from wheelhub.publish.kinds import target_kind
 from wheelhub.publish.model import Candidate, FileResult, PublishOptions, PublishResult
@@ -50,4 +53,28 @@ def publish(options: PublishOptions, *, target: Target | None = None,
         target.close()
     # the kind that was opened: an index may have turned out to be a hub
     index_url = target_kind(result.kind, options.to).index_url(options.to, options.label)
-    return dataclasses.replace(result, index_url=index_url, upstream=upstream)
+    notes = result.notes
+    if not options.dry_run:
+        notes = (*notes, record_cache(options, result))
+    return dataclasses.replace(result, index_url=index_url, upstream=upstream, notes=notes)
+
+
+def record_cache(options: PublishOptions, result: PublishResult) -> str:
+    """Cache records for every entry whose files are all in the label now: on a hub per
+    owner, in a static tree beside the labels; other targets have no place for them."""
+    there = {f.filename for f in result.files if f.status in {"uploaded", "skipped"}}
+    records = [r for e in Manifest.load(options.wheelhouse).entries
+               if (r := CacheRecord.from_entry(e)) is not None
+               and all(w.filename in there for w in r.wheels)]
+    if result.kind == "hub":
+        line = post_records(options.to, options.label, records, token=options.token,
+                            timeout=options.timeout)
+    elif result.kind == "dir":
+        root = static_root(options.to)
+        assert root is not None
+        line = write_static_records(root, options.label, records)
+    else:
+        line = (f"no cache records: a {result.kind} target has no place for them (a hub or a "
+                "static tree can serve as the cache, see `wheelhub build --cache-from`)")
+    log.info("%s", line)
+    return line

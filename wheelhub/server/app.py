@@ -40,6 +40,7 @@ from wheelhub.server.asgi import (
     redirect,
     text,
 )
+from wheelhub.server.cache import MAX_RECORDS, CacheStore
 from wheelhub.server.errors import (
     HubDiskFull,
     HubError,
@@ -87,6 +88,7 @@ class HubApp:
         self.storage = hub.storage
         self.deliverer = deliverer
         self.operations = Operations(hub, on_event=deliverer.wake if deliverer else None)
+        self.cache = CacheStore.of(hub.storage)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -178,6 +180,8 @@ class HubApp:
                 return await self._api_label(request, token, route)
             case RouteKind.API_OWNER:
                 return await self._api_owner(request, token, route)
+            case RouteKind.API_CACHE_RECORDS | RouteKind.API_CACHE_FILE:
+                return await self._api_cache(request, token, route)
             case RouteKind.REDIRECT:
                 return redirect(request.prefix + route.location)
             case RouteKind.NOT_FOUND:
@@ -447,6 +451,47 @@ class HubApp:
                 actor, owner, label, path, source[:200])))
         finally:
             path.unlink(missing_ok=True)
+
+    # -- build cache (wheelhub.server.cache) -----------------------------------------------
+
+    async def _api_cache(self, request: Request, token: TokenRecord | None,
+                         route: Route) -> Response:
+        """Records by pre-key (GET), new records (POST, upload token for their label), and
+        the files records name; readers see only what their labels allow."""
+        if self.cache is None:
+            raise HubNotFound.thing("the build cache")
+        cache, owner = self.cache, route.owner
+        if route.kind is RouteKind.API_CACHE_RECORDS and not route.operation:
+            if request.method != "POST":
+                return text(405, "method not allowed", (b"allow", b"POST"))
+            body = await request.body(16 * 1024 * 1024, idle=self.hub.settings.body_timeout,
+                                      min_rate=self.hub.settings.min_body_rate)
+            try:
+                args = json.loads(body or b"{}")
+                label, records = args["label"], args["records"]
+                if not isinstance(label, str) or not isinstance(records, list):
+                    raise TypeError
+            except (ValueError, TypeError, KeyError) as error:
+                raise UploadRejected('the body must be {"label": LABEL, "records": [...]}') \
+                    from error
+            if len(records) > MAX_RECORDS:
+                raise UploadRejected(f"at most {MAX_RECORDS} records per request")
+            self.hub.check_write(owner, label, token, TokenScope.UPLOAD)
+            stored, refused = await self._in_thread(lambda: cache.add(owner, label, records))
+            return _json(200, {"stored": stored, "refused": refused})
+        if request.method not in {"GET", "HEAD"}:
+            return text(405, "method not allowed", (b"allow", b"GET, HEAD"))
+        _found, labels = self._visible_labels(owner, token)
+        readable = {lab.name for lab in labels}
+        if route.kind is RouteKind.API_CACHE_RECORDS:
+            found = [{**r.record, "label": r.label} for r in cache.lookup(owner, route.operation)
+                     if r.label in readable]
+            return _json(200, {"owner": owner, "prekey": route.operation, "records": found})
+        record, holding = cache.file_labels(owner, route.filename)
+        if record is None or not readable.intersection(holding):
+            raise HubNotFound.thing(f"'{route.filename}' in the cache of '{owner}'")
+        return Response(status=200, content_type="application/zip", headers=[_IMMUTABLE],
+                        file=str(self.storage.blob_path(record.sha256)), length=record.size)
 
 
 def _json(status: int, data: object) -> Response:

@@ -124,6 +124,12 @@ CREATE INDEX IF NOT EXISTS upstream_files_sha256 ON upstream_files(sha256);
 CREATE TABLE IF NOT EXISTS hub_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO hub_meta(key, value) VALUES ('hub_id', lower(hex(randomblob(16))));
 """
+# Build cache records (wheelhub.server.cache): per owner, found by the entry's pre-key.
+CACHE_RECORDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cache_records(
+    owner_id INTEGER NOT NULL, prekey TEXT NOT NULL, key TEXT NOT NULL, label TEXT NOT NULL,
+    record TEXT NOT NULL, stored REAL NOT NULL, PRIMARY KEY(owner_id, prekey, key)) WITHOUT ROWID;
+"""
 # Label lifecycle (issue 14): provenance and test verdicts per file, retention rules, the
 # append-only audit log (triggers refuse UPDATE and DELETE), webhooks and their outbox.
 LABEL_LIFECYCLE = """
@@ -169,6 +175,7 @@ MIGRATIONS = (
     Migration(version=1, name="base", sql=SCHEMA),
     Migration(version=2, name="label bases / owner upstream", sql=LABEL_BASES_UPSTREAM),
     Migration(version=3, name="label lifecycle", sql=LABEL_LIFECYCLE),
+    Migration(version=4, name="build cache records", sql=CACHE_RECORDS_SCHEMA),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 MAX_BASE_DEPTH = 16  # bases of bases: a chain deeper than this is refused as a likely mistake

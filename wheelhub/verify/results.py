@@ -18,6 +18,7 @@ class PackageTest:
     status: TestStatus
     detail: str = ""
     image: str = ""
+    image_id: str = ""
     log: str = ""  # relative to the wheelhouse
     duration: float = 0.0
 

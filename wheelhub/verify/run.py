@@ -164,6 +164,10 @@ def test_wheelhouse(options: TestOptions) -> TestResult:
     return replace(result, reports=update_reports(result))
 
 
+def _verdict_holds(entry: Entry, image_id: str) -> bool:
+    return bool(entry.origin) and entry.test.status == "passed" and entry.test.image_id == image_id
+
+
 class _Runner:
     def __init__(self, options: TestOptions, writer: ManifestWriter) -> None:
         self.options = options
@@ -172,14 +176,23 @@ class _Runner:
         self.cancel_token = self.containers.cancel_token
 
     def _record(self, verdict: PackageTest) -> None:
-        test = TestRecord(status=verdict.status, detail=verdict.detail, image=verdict.image)
+        test = TestRecord(status=verdict.status, detail=verdict.detail, image=verdict.image,
+                          image_id=verdict.image_id)
         self.writer.update(lambda manifest: manifest.with_test(verdict.project, verdict.python,
                                                                 test))
 
     def test_python(self, python: str, entries: Sequence[Entry]) -> list[PackageTest]:
         reference, interpreter = runtime_for(self.options.runtime_image, python)
-        spec = runtime_spec(self.options, self.containers.image(reference).id, python)
-        verdicts: list[PackageTest] = []
+        image_id = self.containers.image(reference).id
+        spec = runtime_spec(self.options, image_id, python)
+        # A verdict restored from a remote cache stands only for the same runtime image.
+        verdicts = [PackageTest(project=e.project, python=python, status="passed",
+                                detail=f"passed where it was built ({e.origin}), same runtime "
+                                "image", image=reference, image_id=image_id)
+                    for e in entries if _verdict_holds(e, image_id)]
+        entries = [e for e in entries if not _verdict_holds(e, image_id)]
+        if not entries:
+            return verdicts
         with prefix(f"test {python}"), self.containers.start(
                 spec, python=PythonPrefix(tag=python, path=""), paths=RUNTIME_PATHS) as session:
             logger.info("%s: testing %d package(s) in a container without network",
@@ -190,7 +203,8 @@ class _Runner:
                 if self.cancel_token.cancelled:
                     break
                 with prefix(f"test {python} {entry.project}"):
-                    verdict = self._test_entry(session, entry, interpreter, reference)
+                    verdict = replace(self._test_entry(session, entry, interpreter, reference),
+                                      image_id=image_id)
                     if self.cancel_token.cancelled:
                         break  # interrupted mid-test: no verdict rather than a wrong one
                     logger.info("%s%s", verdict.status.upper(),

@@ -1,0 +1,1 @@
+"""On-demand benchmarks (never run by the tests); each prints ratios against a peer."""
