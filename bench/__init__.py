@@ -1,1 +1,1 @@
-"""On-demand benchmarks (never run by the tests); each prints ratios against a peer."""
+"""On-demand benchmarks (never run by the test suite); each module runs as a script."""

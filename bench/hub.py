@@ -142,21 +142,42 @@ def load(base_url: str, paths: Sequence[str], *, concurrency: int, seconds: floa
 # -- process helpers -----------------------------------------------------------------------
 
 
+def process_tree(pid: int) -> list[int]:
+    """*pid* and its descendants, as far as they still run."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+        found.append(current)
+    return found
+
+
 def rss_mib(pid: int) -> float:
     """RSS of a process and its children, in MiB."""
     total = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
+    for current in process_tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
             total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pids.extend(int(c) for c in children)
         except (OSError, AttributeError):
             continue
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process and its children have used so far."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for(url: str, timeout: float = 120.0) -> float:
@@ -271,12 +292,18 @@ def twine_rate(url: str, user: str, password: str, files: Sequence[Path]) -> flo
     return len(files) / (time.perf_counter() - begun)
 
 
-def pip_dry_run(index_url: str) -> float:
+def pip_dry_run(index_url: str, requirements: Sequence[str] = ("bench-app",), *,
+                python: Path | None = None) -> tuple[float, list[str]]:
+    """Seconds of ``pip install --dry-run`` from *index_url* alone, and what pip would install."""
     begun = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-cache-dir",
-                    "--quiet", "--index-url", index_url, "bench-app"],
-                   check=True, capture_output=True, env=offline_pip_env(), timeout=600)
-    return time.perf_counter() - begun
+    done = subprocess.run([str(python or sys.executable), "-m", "pip", "install", "--dry-run",
+                           "--no-cache-dir", "--index-url", index_url, *requirements],
+                          check=True, capture_output=True, text=True, env=offline_pip_env(),
+                          timeout=600)
+    seconds = time.perf_counter() - begun
+    line = next((line for line in done.stdout.splitlines() if line.startswith("Would install ")),
+                "")
+    return seconds, line.removeprefix("Would install ").split()
 
 
 # -- the servers -------------------------------------------------------------------------
@@ -313,7 +340,8 @@ def ensure_devpi() -> Path:
     return exe
 
 
-def devpi_server(serverdir: Path) -> Server:
+def devpi_server(serverdir: Path, *, offline: bool = True) -> Server:
+    """devpi-server without root/pypi; *offline* False lets a mirror index reach upstream."""
     exe = ensure_devpi()
     if not (serverdir / ".nodeinfo").exists():
         subprocess.run([str(DEVPI_VENV / "bin" / "devpi-init"), "--serverdir", str(serverdir),
@@ -323,55 +351,61 @@ def devpi_server(serverdir: Path) -> Server:
     base = f"http://127.0.0.1:{port}"
     return Server(name="devpi", base_url=base, ready_url=f"{base}/+api",
                   command=[str(exe), "--serverdir", str(serverdir), "--host", "127.0.0.1",
-                           "--port", str(port), "--offline-mode"],
+                           "--port", str(port), *(["--offline-mode"] if offline else [])],
                   simple_root="/bench/main/+simple/", upload_url=f"{base}/bench/main/",
                   upload_auth=("bench", "benchpw"))
 
 
+def devpi_call(server: Server, method: str, path: str, data: object,
+               auth: tuple[str, str] | None) -> None:
+    """One request to devpi's JSON API; 409 (it exists already) is fine."""
+    request = urllib.request.Request(server.base_url + path, method=method,
+                                     data=json.dumps(data).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              "Accept": "application/json"})
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        urllib.request.urlopen(request, timeout=60).close()
+    except urllib.error.HTTPError as error:
+        if error.code != 409:
+            raise
+
+
 def devpi_setup(server: Server) -> None:
     """Create user bench and index bench/main (no bases) through devpi's JSON API."""
-    def call(method: str, path: str, data: object, auth: tuple[str, str] | None) -> None:
-        request = urllib.request.Request(server.base_url + path, method=method,
-                                         data=json.dumps(data).encode(),
-                                         headers={"Content-Type": "application/json",
-                                                  "Accept": "application/json"})
-        if auth:
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
-        try:
-            urllib.request.urlopen(request, timeout=60).close()
-        except urllib.error.HTTPError as error:
-            if error.code != 409:  # already exists
-                raise
-
-    call("PUT", "/bench", {"password": "benchpw"}, None)
-    call("PUT", "/bench/main", {"bases": [], "volatile": True}, ("bench", "benchpw"))
+    devpi_call(server, "PUT", "/bench", {"password": "benchpw"}, None)
+    devpi_call(server, "PUT", "/bench/main", {"bases": [], "volatile": True}, ("bench", "benchpw"))
 
 
-def nginx_server(static: Path, workdir: Path) -> Server:
+def nginx_server(static: Path, workdir: Path, *, name: str = "nginx", http_extra: str = "",
+                 locations: str = "location / { index index.html; }") -> Server:
+    """Debian's nginx serving *static*; *http_extra* and *locations* go into its config."""
     port = free_port()
-    conf = workdir / "nginx.conf"
+    conf = workdir / f"{name}.conf"
     conf.write_text(f"""
 user root;
 worker_processes 1;
 daemon off;
-pid {workdir}/nginx.pid;
-error_log {workdir}/nginx-error.log;
+pid {workdir}/{name}.pid;
+error_log {workdir}/{name}-error.log;
 events {{ worker_connections 1024; }}
 http {{
     access_log off;
     include /etc/nginx/mime.types;
     sendfile on;
     keepalive_requests 1000000;
+    {http_extra}
     server {{
         listen 127.0.0.1:{port};
         root {static};
-        location / {{ index index.html; }}
+        {locations}
     }}
 }}
 """)
     base = f"http://127.0.0.1:{port}"
-    return Server(name="nginx", base_url=base, ready_url=f"{base}/simple/",
+    return Server(name=name, base_url=base, ready_url=f"{base}/simple/",
                   command=["/usr/sbin/nginx", "-c", str(conf), "-p", str(workdir)],
                   simple_root="/simple/", upload_url=None, upload_auth=None)
 
@@ -614,7 +648,7 @@ def start_peers(work: Path, corpus: Sequence[Path], skip: set[str],
 def measure_clients(servers: Sequence[Server], work: Path, token: str, count: int) -> None:
     print("\n== pip install --dry-run bench-app (11 projects) ==", flush=True)
     for server in servers:
-        seconds = pip_dry_run(f"{server.base_url}{server.simple_root}")
+        seconds, _ = pip_dry_run(f"{server.base_url}{server.simple_root}")
         server.results["pip --dry-run s"] = seconds
         print(f"  {server.name:<10} {seconds:6.2f} s", flush=True)
     print(f"\n== twine upload of {count} new wheels ==", flush=True)

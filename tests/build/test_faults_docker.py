@@ -102,7 +102,8 @@ def assert_one_clear_line(stderr: str) -> None:
 def assert_resumes(project: Path, wheelhouse: Path, unfinished: set[str]) -> None:
     again = build(project, wheelhouse)
     assert again.returncode == 0, again.stderr
-    assert f"{len(PACKAGES) - len(unfinished)} cached, {len(unfinished)} to build" in again.stderr
+    done = len(PACKAGES) - len(unfinished)
+    assert f"{done} cached (0 remote), {len(unfinished)} to build" in again.stderr
     status = {name: entry["status"] for name, entry in entries(wheelhouse).items()}
     assert status == {name: "built" if name in unfinished else "cached" for name in PACKAGES}
 

@@ -150,6 +150,22 @@ def test_upstream_down_serves_cached_pages_and_says_so_otherwise(
         assert "upstream" in hub.log_text() and "serving the page cached" in hub.log_text()
 
 
+def test_within_the_ttl_pages_and_files_come_from_the_cache(hub: HubProcess, tmp_path: Path) -> None:
+    create_token(hub.root, owner="acme", scope="upload")
+    with upstream_index(tmp_path / "upstream") as index:
+        assert owner_cli(hub, "upstream", "acme", index.index_url("pypi")).returncode == 0
+        label = hub.index_url("acme")
+        wheel = f"{hub.base_url}/acme/label/main/files/six-1.16.0-py3-none-any.whl"
+        for _ in range(3):
+            assert project_files(label + "six/")[1] == ["six-1.16.0-py3-none-any.whl"]
+            assert http(wheel).status == 200
+            assert http(wheel + ".metadata").status == 200
+        log = index.log_text()
+        assert log.count("GET /pypi/simple/six/ ") == 1, log
+        assert log.count("six-1.16.0-py3-none-any.whl ") == 1, log
+        assert log.count("six-1.16.0-py3-none-any.whl.metadata ") == 1, log
+
+
 @contextlib.contextmanager
 def static_index(root: Path, files: dict[str, bytes], claimed: dict[str, str]) -> Iterator[str]:
     """A PEP 503 tree under http.server: simple/<project>/ lists *files* with the sha256

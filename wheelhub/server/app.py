@@ -239,7 +239,10 @@ class HubApp:
                              upstream: Upstream, owned: bool, *, json: bool, gz: bool) -> Page:
         """The upstream's page; for a name the owner has too (allowed explicitly), both
         sides on one page (the owner's file wins a filename) with PEP 708's keys."""
-        cached = await self._in_thread(lambda: self.hub.upstream.project(upstream, project))
+        # Warm requests stay on the event loop: the thread hop costs more than the lookup.
+        cached = self.hub.upstream.fresh_project(upstream, project)
+        if cached is None:
+            cached = await self._in_thread(lambda: self.hub.upstream.project(upstream, project))
         if not owned:
             return cached.page(json=json, gzip=gz)
         own = self.storage.page_files(owner, label, project)
@@ -264,8 +267,10 @@ class HubApp:
             return None
         if not upstream.serves(project, owned=self.storage.owns_project(owner, project)):
             return None
-        sha256, _size = await self._in_thread(lambda: self.hub.upstream.file(upstream, filename))
-        return sha256
+        known = self.storage.upstream_blob(upstream.url, filename)  # no hop when fetched before
+        if known is None:
+            known = await self._in_thread(lambda: self.hub.upstream.file(upstream, filename))
+        return known[0]
 
     async def _metadata(self, token: TokenRecord | None, owner: str, label: str,
                         filename: str) -> Response:

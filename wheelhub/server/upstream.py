@@ -135,12 +135,21 @@ class UpstreamClient:
         self._session.close()
 
     # -- pages --------------------------------------------------------------------------
+    def fresh_project(self, upstream: Upstream, project: str) -> CachedUpstreamPage | None:
+        """The cached page of *project* while within the TTL, else None; never the network,
+        so the server's event loop may ask without a hop to a worker thread."""
+        cached = self.storage.upstream_page(upstream.url, project)
+        return cached if cached is not None and self._fresh(cached, time.time()) else None
+
+    def _fresh(self, cached: CachedUpstreamPage, now: float) -> bool:
+        return now - cached.fetched < self.settings.ttl
+
     def project(self, upstream: Upstream, project: str) -> CachedUpstreamPage:
         """The upstream's page of *project*: cached, revalidated after the TTL, and the
         stale copy when the upstream fails."""
         cached = self.storage.upstream_page(upstream.url, project)
         now = time.time()
-        if cached is not None and now - cached.fetched < self.settings.ttl:
+        if cached is not None and self._fresh(cached, now):
             return cached
         url = f"{upstream.url}{project}/"
         headers = {"Accept": ACCEPT}
