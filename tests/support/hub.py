@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.processes import free_port, running
-from wheelhub.server.sqlite import Conn
 from wheelhub.index import urls
 from wheelhub.index.names import DEFAULT_LABEL
+from wheelhub.server.sqlite import Conn
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,7 +90,7 @@ def database_bytes(root: Path) -> bytes:
             "SELECT name FROM sqlite_master WHERE type='table'" if (root / "hub.sqlite3").exists()
             and not (root / "database.url").exists() else
             "SELECT tablename FROM pg_tables WHERE schemaname='public'")]
-        return b"".join(repr(conn.execute(f"SELECT * FROM {t}").fetchall()).encode()  # noqa: S608
+        return b"".join(repr(conn.execute(f"SELECT * FROM {t}").fetchall()).encode()
                         for t in tables)
 
 

@@ -400,7 +400,7 @@ class SqlStorage:
         rows = conn.execute(
             "SELECT l.name, l.private, l.created, COUNT(lf.file_id), COUNT(DISTINCT lf.project), "
             "(SELECT group_concat(name, ',') FROM (SELECT b.name AS name FROM label_bases lb "
-            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position)), "
+            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position) AS bases), "
             "COALESCE(SUM(f.size), 0), MAX(lf.added) "
             "FROM labels l LEFT JOIN label_files lf ON lf.label_id=l.id "
             "LEFT JOIN files f ON f.id=lf.file_id WHERE l.owner_id=? "
