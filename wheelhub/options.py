@@ -77,7 +77,7 @@ class OptionSpec:
 _BUILDING = frozenset({"build", "test", "shell", "ci", "config"})
 _PUBLISHING = frozenset({"publish", "ci"})
 _LABELLING = _PUBLISHING | {"label-for"}
-_HUB = frozenset({"serve", "token", "label", "owner", "audit", "webhook"})
+_HUB = frozenset({"serve", "token", "label", "owner", "audit", "webhook", "db"})
 _HUB_CLIENTS = frozenset({"label", "audit", "webhook"})  # local (--root) or remote (--url)
 _KNOWING = frozenset({"graph", "outdated"})  # read what was built / what the index has
 
@@ -193,6 +193,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                metavar="URL", commands=frozenset({"serve"}),
                help="keep the hub's metadata in this PostgreSQL database "
                "(postgresql://USER@HOST/DB; the root remembers it) instead of SQLite under --root"),
+    OptionSpec(name="db.to", kind="str", default="", metavar="URL", commands=frozenset({"db"}),
+               help="the empty PostgreSQL database to copy the hub into (postgresql://...)"),
     OptionSpec(name="serve.workers", kind="int", default=1, minimum=1,
                commands=frozenset({"serve"}),
                help="worker processes on one port (more than 1 needs --database)"),

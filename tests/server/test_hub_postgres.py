@@ -107,3 +107,28 @@ def test_bad_database_urls_stop_before_serving(tmp_path: Path, postgres: Postgre
                      (SCHEMA_VERSION + 1,))
     too_new = serve_fails(tmp_path / "other", "--database", newer)
     assert too_new.returncode == 2 and "newer wheelhub" in too_new.stderr
+
+
+def test_db_migrate_copies_a_sqlite_hub_verified_and_refuses_a_used_database(
+        tmp_path: Path, postgres: Postgres) -> None:
+    root = tmp_path / "root"
+    wheel = make_wheel(tmp_path / "dist", "moved-pkg", "1.0")
+    with running_hub(root) as hub:
+        token = create_token(root, owner="acme", scope="upload")
+        assert upload(hub.upload_url("acme", "feature"), wheel, token).status == 200
+        before = http(hub.index_url("acme", "feature") + "moved-pkg/").body
+    database = postgres.new_database()
+    migrate = [sys.executable, "-m", "wheelhub", "db", "migrate", "--root", str(root),
+               "--to", database]
+    done = subprocess.run(migrate, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "verified" in done.stdout and "files\t1 rows" in done.stdout
+    with running_hub(root) as hub:  # the root remembers the database now
+        assert (root / "database.url").read_text().strip() == database
+        assert http(hub.index_url("acme", "feature") + "moved-pkg/").body == before
+        got = http(urls.file_url(hub.base_url, "acme", "feature", wheel.name))
+        assert got.body == wheel.read_bytes()
+        second = make_wheel(tmp_path / "dist2", "after-pkg", "1.0")
+        assert upload(hub.upload_url("acme", "feature"), second, token).status == 200
+    again = subprocess.run(migrate, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 2 and "already holds a hub" in again.stderr

@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "wheelhub.cli.audit",
     "wheelhub.cli.webhook",
     "wheelhub.cli.owner",
+    "wheelhub.cli.db",
     "wheelhub.cli.ci",
     "wheelhub.cli.graph", "wheelhub.cli.outdated",
 )

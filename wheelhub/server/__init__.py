@@ -47,11 +47,16 @@ def open_storage(root: Path, database: str = "") -> SqlStorage:
 
     storage = PostgresStorage(root, url)
     if database and (not recorded.exists() or recorded.read_text().strip() != database):
-        # Only the owner reads it: the URL may hold a password.
-        fd = os.open(recorded, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(database + "\n")
+        record_database(root, database)
     return storage
+
+
+def record_database(root: Path, url: str) -> None:
+    """Remember *url* as the database of the hub at *root* (readable by its owner only:
+    the URL may hold a password)."""
+    fd = os.open(root / DATABASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(url + "\n")
 
 
 def create_owner(root: Path, name: str, *, private: bool = False,

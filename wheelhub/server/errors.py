@@ -221,7 +221,7 @@ class DatabaseUnavailable(HubError):
 
     @classmethod
     def down(cls, url: str, why: str) -> DatabaseUnavailable:
-        return cls(f"the hub's database {redact(url)} is unavailable ({why.strip()})",
+        return cls(f"the hub's database {redact(url)} is unavailable ({redact(why.strip())})",
                    hint="retry shortly; the hub reconnects on its own once the database is back")
 
     @classmethod

@@ -254,3 +254,77 @@ class PostgresStorage(SqlStorage):
     def close(self) -> None:
         self.release()
         self._pool.close()
+
+
+def _table_digest(rows: list[tuple[Any, ...]]) -> str:
+    """A hash of a table's rows, the same for both backends' values."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for row in sorted(repr(tuple(bytes(v) if isinstance(v, memoryview) else v for v in r))
+                      for r in rows):
+        digest.update(row.encode())
+    return digest.hexdigest()
+
+
+def copy_from_sqlite(root: Path, url: str) -> dict[str, tuple[int, str]]:
+    """Copy the embedded SQLite hub under *root* into the empty database at *url*, in one
+    transaction, and check every table's row count and row hash on both sides.
+
+    Returns ``{table: (rows, sha256)}``. The root then records the database, so every
+    later command on it uses PostgreSQL; the SQLite file is left as it was.
+    """
+    from wheelhub.errors import UsageError
+    from wheelhub.server import record_database
+    from wheelhub.server.sqlite import SqliteStorage
+
+    if not (root / "hub.sqlite3").exists():
+        raise UsageError(f"no embedded hub under {root} (no hub.sqlite3)",
+                         hint="give the --root that `wheelhub serve` used")
+    check_url(url)
+    with contextlib.closing(connect(url)) as raw:
+        if schema_version(raw) is not None:
+            raise UsageError(f"{redact_url(url)} already holds a hub (a wheelhub schema)",
+                             hint="migrate into a new, empty database (createdb ...)")
+    source = SqliteStorage(root)  # brings it to the current schema first
+    try:
+        migrate(url)
+        sconn = source._conn()
+        tables = [str(r[0]) for r in sconn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        expected: dict[str, tuple[int, str]] = {}
+        with contextlib.closing(connect(url)) as raw, raw.transaction():
+            target = _Connection(raw, url)
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            raw.execute("ALTER TABLE audit_events DISABLE TRIGGER USER")  # rows are copied as-is
+            for table in tables:
+                cursor = sconn.execute(f"SELECT * FROM {table}")  # noqa: S608
+                columns = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+                target.execute(f"DELETE FROM {table}")  # noqa: S608 - migrate seeded hub_meta
+                if rows:
+                    marks = ", ".join("?" * len(columns))
+                    target.executemany(f"INSERT INTO {table}({', '.join(columns)}) "  # noqa: S608
+                                       f"VALUES ({marks})", rows)
+                if "id" in columns:  # identities continue after the copied ids
+                    sequence = f"pg_get_serial_sequence('{table}', 'id')"
+                    raw.execute(f"SELECT setval({sequence}, "  # noqa: S608
+                                f"GREATEST((SELECT max(id) FROM {table}), 1))")
+                expected[table] = (len(rows), _table_digest(rows))
+            raw.execute("ALTER TABLE audit_events ENABLE TRIGGER USER")
+            for table, (count, digest) in expected.items():
+                copied = raw.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
+                if (len(copied), _table_digest(copied)) != (count, digest):
+                    raise UsageError(f"table {table} differs after the copy "
+                                     f"({count} rows in SQLite, {len(copied)} copied)",
+                                     hint="nothing was committed; report this as a bug")
+    finally:
+        source.close()
+    record_database(root, url)
+    return expected
+
+
+def redact_url(url: str) -> str:
+    from wheelhub.util.redact import redact
+
+    return redact(url)
