@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -132,3 +134,27 @@ def test_db_migrate_copies_a_sqlite_hub_verified_and_refuses_a_used_database(
         assert upload(hub.upload_url("acme", "feature"), second, token).status == 200
     again = subprocess.run(migrate, capture_output=True, text=True, timeout=120, check=False)
     assert again.returncode == 2 and "already holds a hub" in again.stderr
+
+
+def _children(pid: int) -> set[int]:
+    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+@pytest.mark.slow
+def test_workers_share_one_port_and_a_killed_one_is_replaced(tmp_path: Path,
+                                                              postgres: Postgres) -> None:
+    with running_hub(tmp_path / "root", database=postgres.new_database(),
+                     extra_args=["--workers", "2"]) as hub:
+        token = create_token(hub.root, owner="acme", scope="upload")
+        deadline = time.monotonic() + 20
+        while len(_children(hub.pid)) < 2:
+            assert time.monotonic() < deadline, "two workers did not start"
+            time.sleep(0.1)
+        victim = min(_children(hub.pid))
+        os.kill(victim, signal.SIGKILL)
+        wheel = make_wheel(tmp_path / "dist", "kept-pkg", "1.0")
+        assert upload(hub.upload_url("acme"), wheel, token).status == 200  # the other answers
+        while victim in _children(hub.pid) or len(_children(hub.pid)) < 2:
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.1)
+        assert "kept-pkg" in http(hub.index_url("acme") + "kept-pkg/").text
