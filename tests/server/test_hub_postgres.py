@@ -158,3 +158,16 @@ def test_workers_share_one_port_and_a_killed_one_is_replaced(tmp_path: Path,
             assert time.monotonic() < deadline, "the killed worker was not replaced"
             time.sleep(0.1)
         assert "kept-pkg" in http(hub.index_url("acme") + "kept-pkg/").text
+
+
+def test_an_instance_starting_keeps_the_uploads_another_is_writing(tmp_path: Path) -> None:
+    writing = open_storage(tmp_path)
+    handle, live = writing.temp_file()
+    starting = open_storage(tmp_path)
+    try:
+        assert starting.clean_temp() == 0 and live.exists()
+        handle.close()
+        writing.close()  # gone: what it left is a leftover now
+        assert starting.clean_temp() == 1 and not live.exists()
+    finally:
+        starting.close()

@@ -254,6 +254,7 @@ class PostgresStorage(SqlStorage):
     def close(self) -> None:
         self.release()
         self._pool.close()
+        self._release_run_lock()
 
 
 def _table_digest(rows: list[tuple[Any, ...]]) -> str:

@@ -4,7 +4,9 @@ Layout under ``root``::
 
     hub.sqlite3            owners, labels, files, label membership, pages, token hashes
     blobs/ab/<sha256>      every stored archive, once, named by its SHA-256
-    tmp/                   uploads being written (never served; emptied at startup)
+    tmp/                   uploads being written (never served; a dead process's are
+                           removed at startup)
+    run/<tag>.lock         held by each process using the root: its tmp files are live
 
 Writes follow one rule: the bytes are written to ``tmp/``, fsynced and renamed into
 ``blobs/`` *before* the transaction that references them commits, and blobs are only
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import fnmatch
 import json
 import os
+import secrets
 import sqlite3
 import tempfile
 import threading
@@ -248,8 +252,21 @@ class SqlStorage:
         self.root = root
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
-        for directory in (root, self.blobs, self.tmp):
+        self.run = root / "run"
+        for directory in (root, self.blobs, self.tmp, self.run):
             directory.mkdir(parents=True, exist_ok=True)
+        # Names this process's temp files; the lock it holds tells every other process
+        # on the root (another instance, a worker) that they are still being written.
+        self.tag = f"{os.getpid()}x{secrets.token_hex(4)}"
+        self._alive = os.open(self.run / f"{self.tag}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._alive, fcntl.LOCK_EX)
+
+    def _release_run_lock(self) -> None:
+        if self._alive >= 0:
+            with contextlib.suppress(FileNotFoundError):
+                (self.run / f"{self.tag}.lock").unlink()
+            os.close(self._alive)
+            self._alive = -1
 
     def _conn(self) -> Conn:
         raise NotImplementedError
@@ -508,7 +525,7 @@ class SqlStorage:
         return self.blobs / sha256[:2] / sha256
 
     def temp_file(self) -> tuple[BinaryIO, Path]:
-        fd, name = _mkstemp(self.tmp)
+        fd, name = tempfile.mkstemp(dir=self.tmp, prefix=f"upload-{self.tag}-", suffix=".part")
         return os.fdopen(fd, "wb"), Path(name)
 
     def add_file(self, owner: str, label: str, new: NewFile, *,
@@ -733,15 +750,16 @@ class SqlStorage:
         on_disk = {p.name for p in self.blobs.glob("*/*") if p.is_file()}
         return self._unlink_unreferenced(orphans | on_disk)
 
-    def clean_temp(self, older_than: float = 600.0) -> int:
-        """Remove leftovers of interrupted uploads. Only old ones: other instances on the
-        same root may be writing theirs right now."""
+    def clean_temp(self) -> int:
+        """Remove leftovers of interrupted uploads: the temp files of processes that are
+        gone (other instances on the same root may be writing theirs right now)."""
         count = 0
-        for path in self.tmp.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if time.time() - path.stat().st_mtime > older_than:
+        for path in [*self.tmp.iterdir(), *self.run.glob("*.lock")]:
+            tag = path.stem if path.parent == self.run else [*path.name.split("-"), ""][1]
+            if tag != self.tag and not _holds_lock(self.run / f"{tag}.lock"):
+                with contextlib.suppress(FileNotFoundError):
                     path.unlink()
-                    count += 1
+                    count += path.parent == self.tmp
         return count
 
     # -- the upstream ------------------------------------------------------------------
@@ -1203,6 +1221,7 @@ class SqliteStorage(SqlStorage):
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+        self._release_run_lock()
 
 
 def _delivery(row: tuple[object, ...]) -> Delivery:
@@ -1220,5 +1239,16 @@ def _version_key(text: str) -> tuple[int, Version | str]:
         return 0, text
 
 
-def _mkstemp(directory: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+def _holds_lock(path: Path) -> bool:
+    """Whether a live process holds *path*'s lock (a missing file: no one)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
