@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and the example job need. Idempotent: installs only what is missing.
 set -euo pipefail
-packages=(docker.io podman curl debootstrap nginx-light chromium chromium-driver tmux git ca-certificates graphviz)
+packages=(docker.io podman curl debootstrap nginx-light chromium chromium-driver tmux git ca-certificates graphviz postgresql)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,4 +7,4 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test,anaconda]'
+.venv/bin/python -m pip install -q -e '.[test,anaconda,postgres]'

@@ -78,7 +78,7 @@ class OptionSpec:
 _BUILDING = frozenset({"build", "test", "shell", "ci", "config", "plan"})
 _PUBLISHING = frozenset({"publish", "ci"})
 _LABELLING = _PUBLISHING | {"label-for"}
-_HUB = frozenset({"serve", "token", "label", "owner", "audit", "webhook"})
+_HUB = frozenset({"serve", "token", "label", "owner", "audit", "webhook", "db"})
 _HUB_CLIENTS = frozenset({"label", "audit", "webhook"})  # local (--root) or remote (--url)
 _KNOWING = frozenset({"graph", "outdated"})  # read what was built / what the index has
 
@@ -224,6 +224,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "token, instead of its files under --root"),
     OptionSpec(name="hub.token_env", kind="str", default="WHEELHUB_TOKEN", metavar="VAR",
                commands=_HUB_CLIENTS, help="environment variable holding the admin token for --url"),
+    OptionSpec(name="serve.database", kind="str", default="", env_name="WHEELHUB_DATABASE",
+               metavar="URL", commands=frozenset({"serve"}),
+               help="keep the hub's metadata in this PostgreSQL database "
+               "(postgresql://USER@HOST/DB; the root remembers it) instead of SQLite under --root"),
+    OptionSpec(name="db.to", kind="str", default="", metavar="URL", commands=frozenset({"db"}),
+               help="the empty PostgreSQL database to copy the hub into (postgresql://...)"),
+    OptionSpec(name="serve.workers", kind="int", default=1, minimum=1,
+               commands=frozenset({"serve"}),
+               help="worker processes on one port (more than 1 needs --database)"),
     OptionSpec(name="serve.host", kind="str", default="127.0.0.1", commands=frozenset({"serve"}),
                help="address to bind"),
     OptionSpec(name="serve.port", kind="int", default=8080, commands=frozenset({"serve"}),

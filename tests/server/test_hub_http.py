@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from tests.support.dists import make_sdist, make_wheel
-from tests.support.hub import HubProcess, http, running_hub, upload
+from tests.support.hub import HubProcess, database_bytes, http, running_hub, upload
 from wheelhub.index.urls import label_url, with_token
 from wheelhub.server import create_token, open_storage
 
@@ -160,7 +160,7 @@ def test_tokens_scopes_globs_expiry_revocation(hub: HubProcess, owner: str, whee
         assert revocable not in stored
     finally:
         storage.close()
-    db = (hub.root / "hub.sqlite3").read_bytes()
+    db = database_bytes(hub.root)
     assert narrow.encode() not in db and revocable.encode() not in db
     assert upload(hub.upload_url("no-such-owner"), wheel, narrow).status == 404
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from tests.support.processes import free_port, running
 from wheelhub.index import urls
 from wheelhub.index.names import DEFAULT_LABEL
+from wheelhub.server.sqlite import Conn
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -50,8 +51,9 @@ class HubProcess:
 @contextlib.contextmanager
 def running_hub(root: Path, *, extra_args: Sequence[str] = (),
                 env: Mapping[str, str] | None = None,
-                wrapper: Sequence[str] = ()) -> Iterator[HubProcess]:
-    """``wheelhub serve --root ROOT`` on a free 127.0.0.1 port, stopped on exit.
+                wrapper: Sequence[str] = (), database: str = "") -> Iterator[HubProcess]:
+    """``wheelhub serve --root ROOT`` on a free 127.0.0.1 port, stopped on exit; with
+    *database* (``postgresql://...``) its metadata lives there.
 
     *wrapper* runs before the command, which it must ``exec`` (so the pid is the hub's).
     """
@@ -60,10 +62,36 @@ def running_hub(root: Path, *, extra_args: Sequence[str] = (),
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [*wrapper, sys.executable, "-m", "wheelhub", "serve", "--root", str(root),
-               "--host", "127.0.0.1", "--port", str(port), *extra_args]
+               "--host", "127.0.0.1", "--port", str(port),
+               *(["--database", database] if database else []), *extra_args]
     with running(command, urls.health_url(base_url), log=log_path,
                  env={**os.environ, **(env or {})}) as process:
         yield HubProcess(base_url=base_url, root=root, pid=process.pid, log_path=log_path)
+
+
+@contextlib.contextmanager
+def raw_database(root: Path) -> Iterator[Conn]:
+    """A write transaction on the hub's database, whichever backend, taking SQLite's SQL
+    (for synthetic history and for checks no API offers)."""
+    from wheelhub.server import open_storage
+
+    storage = open_storage(root)
+    try:
+        with storage._write() as conn:
+            yield conn
+    finally:
+        storage.close()
+
+
+def database_bytes(root: Path) -> bytes:
+    """Everything the hub's database stores, as bytes (to check what is never stored)."""
+    with raw_database(root) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'" if (root / "hub.sqlite3").exists()
+            and not (root / "database.url").exists() else
+            "SELECT tablename FROM pg_tables WHERE schemaname='public'")]
+        return b"".join(repr(conn.execute(f"SELECT * FROM {t}").fetchall()).encode()
+                        for t in tables)
 
 
 # -- raw HTTP (for the malformed requests twine would refuse to send) -------------------

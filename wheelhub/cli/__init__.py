@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "wheelhub.cli.audit",
     "wheelhub.cli.webhook",
     "wheelhub.cli.owner",
+    "wheelhub.cli.db",
     "wheelhub.cli.ci",
     "wheelhub.cli.graph", "wheelhub.cli.outdated",
     "wheelhub.cli.cache",

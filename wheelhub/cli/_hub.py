@@ -14,7 +14,7 @@ from wheelhub.options import ResolvedConfig
 
 if TYPE_CHECKING:
     from wheelhub.server.client import HubClient
-    from wheelhub.server.sqlite import SqliteStorage
+    from wheelhub.server.sqlite import SqlStorage
 
 
 def root_of(args: argparse.Namespace, config: ResolvedConfig | None = None) -> Path:
@@ -26,7 +26,7 @@ def root_of(args: argparse.Namespace, config: ResolvedConfig | None = None) -> P
 
 
 @contextlib.contextmanager
-def hub_storage(args: argparse.Namespace) -> Iterator[SqliteStorage]:
+def hub_storage(args: argparse.Namespace) -> Iterator[SqlStorage]:
     """The storage under the hub root the arguments name, closed when done."""
     from wheelhub.server import open_storage
 

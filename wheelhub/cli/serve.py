@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from wheelhub.server.webhooks import DeliverySettings
 
     config = resolved_from_args(args)
-    settings = HubSettings(root=root_of(args, config),
+    settings = HubSettings(root=root_of(args, config), database=config.get("serve.database"),
                            max_upload_bytes=config.get("serve.max_upload_size"),
                            max_unpacked_bytes=config.get("serve.max_unpacked_size"),
                            create_labels_on_upload=config.get("serve.create_labels"),
@@ -37,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
                               keep_alive_timeout=config.get("serve.keep_alive_timeout"),
                               max_connections=config.get("serve.max_connections"))
     serve(ServeOptions(settings=settings, host=config.get("serve.host"),
-                       port=config.get("serve.port"), limits=limits))
+                       port=config.get("serve.port"), limits=limits,
+                       workers=config.get("serve.workers")))
     return 0

@@ -13,12 +13,13 @@ Importing this package does not import the web server.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from wheelhub.index.names import check_label, check_owner
 from wheelhub.server import tokens
-from wheelhub.server.sqlite import SqliteStorage
+from wheelhub.server.sqlite import SqliteStorage, SqlStorage
 from wheelhub.server.storage import Owner, Scope, Storage, TokenRecord, Upstream
 from wheelhub.util.log import get_logger
 
@@ -27,9 +28,35 @@ log = get_logger("server")
 __all__ = ["create_owner", "create_token", "issue_token", "open_storage", "set_upstream"]
 
 
-def open_storage(root: Path) -> SqliteStorage:
-    """The storage under *root* (created if missing). Close it when done."""
-    return SqliteStorage(Path(root))
+DATABASE_FILE = "database.url"  # under the root: the PostgreSQL database its hub uses
+
+
+def open_storage(root: Path, database: str = "") -> SqlStorage:
+    """The storage of the hub at *root* (created if missing). Close it when done.
+
+    With *database* (a ``postgresql://`` URL) the metadata lives there and the root
+    remembers it, so every later command on the root (tokens, labels) finds it; without
+    one, the database the root remembers, else the embedded SQLite under the root.
+    """
+    root = Path(root)
+    recorded = root / DATABASE_FILE
+    url = database or (recorded.read_text().strip() if recorded.exists() else "")
+    if not url:
+        return SqliteStorage(root)
+    from wheelhub.server.postgres import PostgresStorage
+
+    storage = PostgresStorage(root, url)
+    if database and (not recorded.exists() or recorded.read_text().strip() != database):
+        record_database(root, database)
+    return storage
+
+
+def record_database(root: Path, url: str) -> None:
+    """Remember *url* as the database of the hub at *root* (readable by its owner only:
+    the URL may hold a password)."""
+    fd = os.open(root / DATABASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(url + "\n")
 
 
 def create_owner(root: Path, name: str, *, private: bool = False,

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from wheelhub.server.sqlite import SqliteStorage
+from wheelhub.server.sqlite import SqlStorage
 from wheelhub.server.storage import FileRecord, Storage
 
 MAX_RECORDS = 500  # per request: a requirement set × Pythons, with room to spare
@@ -33,15 +33,15 @@ def _hex64(value: object) -> bool:
 
 
 class CacheStore:
-    """The ``cache_records`` table of a :class:`SqliteStorage` (schema step 2)."""
+    """The ``cache_records`` table of a :class:`SqlStorage` (SQLite or PostgreSQL)."""
 
-    def __init__(self, storage: SqliteStorage) -> None:
+    def __init__(self, storage: SqlStorage) -> None:
         self.storage = storage
 
     @classmethod
     def of(cls, storage: Storage) -> CacheStore | None:
         """The cache of *storage*, None for a storage without one."""
-        return cls(storage) if isinstance(storage, SqliteStorage) else None
+        return cls(storage) if isinstance(storage, SqlStorage) else None
 
     def lookup(self, owner: str, prekey: str) -> list[StoredRecord]:
         rows = self.storage._conn().execute(

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Protocol
 
 from wheelhub.index import urls
+from wheelhub.server import open_storage
 from wheelhub.server.errors import HubError
 from wheelhub.server.hub import Hub, HubSettings
 from wheelhub.server.operations import Actor, Operations, Result
-from wheelhub.server.sqlite import SqliteStorage
 from wheelhub.util.redact import redact
 
 
@@ -45,7 +45,7 @@ class LocalClient:
     """The hub's files, opened directly (the actor in the audit log is the local user)."""
 
     def __init__(self, root: Path) -> None:
-        self.storage = SqliteStorage(root)
+        self.storage = open_storage(root)
         self.operations = Operations(Hub(self.storage, HubSettings(root=root)))
         self.actor = Actor.local()
 

@@ -11,8 +11,9 @@ class HubError(WheelhubError):
 
     status: int = 400
 
-    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None):
-        super().__init__(message, hint=hint)
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None,
+                 exit_code: int | None = None):
+        super().__init__(message, hint=hint, exit_code=exit_code)
         if status is not None:
             self.status = status
 
@@ -210,3 +211,38 @@ class UpstreamError(HubError):
     def too_large(cls, filename: str, limit: int) -> UpstreamError:
         return cls(f"upstream file '{filename}' exceeds {limit} bytes: not stored",
                    hint="install it from the upstream directly")
+
+
+class DatabaseUnavailable(HubError):
+    """The hub's database cannot be reached or is not one it can use (HTTP 503 while serving;
+    before serving, the command stops with this message)."""
+
+    status = 503
+
+    @classmethod
+    def down(cls, url: str, why: str) -> DatabaseUnavailable:
+        return cls(f"the hub's database {redact(url)} is unavailable ({redact(why.strip())})",
+                   hint="retry shortly; the hub reconnects on its own once the database is back")
+
+    @classmethod
+    def unreachable(cls, url: str, why: str) -> DatabaseUnavailable:
+        return cls(f"cannot connect to the database {redact(url)}: {redact(why.strip())}",
+                   hint="check --database (postgresql://USER@HOST[:PORT]/DB) and that the "
+                        "server is running", exit_code=2)
+
+    @classmethod
+    def not_postgres(cls, url: str) -> DatabaseUnavailable:
+        return cls(f"--database {redact(url)} is not a PostgreSQL URL",
+                   hint="give postgresql://USER@HOST[:PORT]/DB, or leave it out for the "
+                        "embedded SQLite under --root", exit_code=2)
+
+
+class SchemaTooNew(HubError):
+    """The database was written by a newer wheelhub: refused before anything changes."""
+
+    status = 503
+
+    @classmethod
+    def at(cls, where: str, version: int) -> SchemaTooNew:
+        return cls(f"{redact(where)} was written by a newer wheelhub (schema {version})",
+                   hint="upgrade wheelhub", exit_code=2)

@@ -44,6 +44,7 @@ MiB = 1024 * 1024
 @dataclass(frozen=True, kw_only=True, slots=True)
 class HubSettings:
     root: Path
+    database: str = ""  # postgresql://...; empty: the one the root records, else SQLite
     max_upload_bytes: int = 256 * MiB
     max_unpacked_bytes: int = 2048 * MiB
     create_labels_on_upload: bool = True

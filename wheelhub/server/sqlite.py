@@ -4,7 +4,9 @@ Layout under ``root``::
 
     hub.sqlite3            owners, labels, files, label membership, pages, token hashes
     blobs/ab/<sha256>      every stored archive, once, named by its SHA-256
-    tmp/                   uploads being written (never served; emptied at startup)
+    tmp/                   uploads being written (never served; a dead process's are
+                           removed at startup)
+    run/<tag>.lock         held by each process using the root: its tmp files are live
 
 Writes follow one rule: the bytes are written to ``tmp/``, fsynced and renamed into
 ``blobs/`` *before* the transaction that references them commits, and blobs are only
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import fnmatch
 import json
 import os
+import secrets
 import sqlite3
 import tempfile
 import threading
@@ -26,7 +30,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from packaging.version import InvalidVersion, Version
 
@@ -41,7 +45,7 @@ from wheelhub.index.simple import (
     render_index,
     render_project,
 )
-from wheelhub.server.errors import HubNotFound, LabelConflict, UploadConflict
+from wheelhub.server.errors import HubNotFound, LabelConflict, SchemaTooNew, UploadConflict
 from wheelhub.server.storage import (
     AddOutcome,
     AuditEvent,
@@ -224,67 +228,61 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-class SqliteStorage:
-    """:class:`wheelhub.server.storage.Storage` on SQLite + the local filesystem."""
+class Rows(Protocol):
+    """What a statement returns, as both backends' cursors provide it."""
+
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def lastrowid(self) -> int | None: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """A connection as :class:`SqlStorage` uses it: SQLite's SQL text, ``?`` placeholders."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Rows: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Rows: ...
+
+
+class SqlStorage:
+    """:class:`wheelhub.server.storage.Storage` on SQL + content-addressed files under *root*.
+
+    Every query is written once, in SQLite's dialect; a backend provides connections
+    (:meth:`_conn`), write transactions that exclude each other (:meth:`_write`), and
+    translates the SQL if it speaks another dialect (:mod:`wheelhub.server.postgres`).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
-        for directory in (root, self.blobs, self.tmp):
+        self.run = root / "run"
+        for directory in (root, self.blobs, self.tmp, self.run):
             directory.mkdir(parents=True, exist_ok=True)
-        self.db_path = root / "hub.sqlite3"
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        conn = self._conn()
-        conn.execute("PRAGMA journal_mode=WAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise UsageError(f"{self.db_path} was written by a newer wheelhub (schema {version})",
-                             hint="upgrade wheelhub")
-        for migration in MIGRATIONS:
-            if migration.version > version:
-                log.debug("schema step %d (%s) on %s", migration.version, migration.name,
-                          self.db_path)
-                conn.executescript(f"BEGIN IMMEDIATE;\n{migration.sql}\n"
-                                   f"PRAGMA user_version={migration.version};\nCOMMIT;")
+        # Names this process's temp files; the lock it holds tells every other process
+        # on the root (another instance, a worker) that they are still being written.
+        self.tag = f"{os.getpid()}x{secrets.token_hex(4)}"
+        self._alive = os.open(self.run / f"{self.tag}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._alive, fcntl.LOCK_EX)
 
-    # -- connections and transactions -------------------------------------------------
+    def _release_run_lock(self) -> None:
+        if self._alive >= 0:
+            with contextlib.suppress(FileNotFoundError):
+                (self.run / f"{self.tag}.lock").unlink()
+            os.close(self._alive)
+            self._alive = -1
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False,
-                                   timeout=60.0)
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+    def _conn(self) -> Conn:
+        raise NotImplementedError
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            # Also when COMMIT itself fails (a full disk): the transaction is still open.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    def _write(self) -> contextlib.AbstractContextManager[Conn]:
+        raise NotImplementedError
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        raise NotImplementedError
 
     # -- owners and labels ------------------------------------------------------------
 
@@ -317,13 +315,13 @@ class SqliteStorage:
                           (int(private), name)).rowcount == 0:
                 raise HubNotFound.owner(name)
 
-    def _owner_id(self, conn: sqlite3.Connection, owner: str) -> int:
+    def _owner_id(self, conn: Conn, owner: str) -> int:
         row = conn.execute("SELECT id FROM owners WHERE name=?", (owner,)).fetchone()
         if row is None:
             raise HubNotFound.owner(owner)
         return int(row[0])
 
-    def _label_id(self, conn: sqlite3.Connection, owner: str, label: str, *,
+    def _label_id(self, conn: Conn, owner: str, label: str, *,
                   create: bool = False, private: bool = False) -> int:
         owner_id = self._owner_id(conn, owner)
         row = conn.execute("SELECT id FROM labels WHERE owner_id=? AND name=?",
@@ -356,7 +354,7 @@ class SqliteStorage:
         with self._write() as tx:
             self._set_bases(tx, owner, label, self._label_id(tx, owner, label), bases)
 
-    def _set_bases(self, tx: sqlite3.Connection, owner: str, label: str, label_id: int,
+    def _set_bases(self, tx: Conn, owner: str, label: str, label_id: int,
                    bases: Sequence[str]) -> None:
         """Replace the label's bases (checked: same owner, existing, no cycle) and
         re-render its pages and those of every label built on it."""
@@ -383,11 +381,11 @@ class SqliteStorage:
                              "labels", hint="point it at fewer, flatter bases")
         self._refresh(tx, label_id, before | self._chain_projects(tx, label_id), index=True)
 
-    def _bases(self, conn: sqlite3.Connection, label_id: int) -> list[int]:
+    def _bases(self, conn: Conn, label_id: int) -> list[int]:
         return [int(r[0]) for r in conn.execute(
             "SELECT base_id FROM label_bases WHERE label_id=? ORDER BY position", (label_id,))]
 
-    def _chain(self, conn: sqlite3.Connection, label_id: int) -> list[int]:
+    def _chain(self, conn: Conn, label_id: int) -> list[int]:
         """The label, then its bases depth-first in order, each once: the order in which
         a filename is looked up (the first label that has it wins)."""
         chain: list[int] = []
@@ -400,7 +398,7 @@ class SqliteStorage:
             pending[:0] = self._bases(conn, current)
         return chain
 
-    def _dependents(self, conn: sqlite3.Connection, label_id: int) -> list[int]:
+    def _dependents(self, conn: Conn, label_id: int) -> list[int]:
         """Labels whose chain includes *label_id* (its own pages change with it)."""
         found: list[int] = []
         pending = [label_id]
@@ -413,7 +411,7 @@ class SqliteStorage:
                     pending.append(int(dependent))
         return found
 
-    def _chain_projects(self, conn: sqlite3.Connection, label_id: int) -> set[str]:
+    def _chain_projects(self, conn: Conn, label_id: int) -> set[str]:
         chain = self._chain(conn, label_id)
         marks = ",".join("?" * len(chain))
         return {str(r[0]) for r in conn.execute(
@@ -426,14 +424,14 @@ class SqliteStorage:
         rows = conn.execute(
             "SELECT l.name, l.private, l.created, COUNT(lf.file_id), COUNT(DISTINCT lf.project), "
             "(SELECT group_concat(name, ',') FROM (SELECT b.name AS name FROM label_bases lb "
-            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position)), "
+            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position) AS bases), "
             "COALESCE(SUM(f.size), 0), MAX(lf.added) "
             "FROM labels l LEFT JOIN label_files lf ON lf.label_id=l.id "
             "LEFT JOIN files f ON f.id=lf.file_id WHERE l.owner_id=? "
             "GROUP BY l.id ORDER BY l.name", (owner_id,))
         return [Label(owner=owner, name=r[0], private=bool(r[1]), created=r[2], files=r[3],
                       projects=r[4], bases=tuple(r[5].split(",")) if r[5] else (),
-                      size=r[6], last_upload=r[7]) for r in rows]
+                      size=int(r[6]), last_upload=r[7]) for r in rows]
 
     def set_label_private(self, owner: str, label: str, private: bool) -> None:
         with self._write() as tx:
@@ -478,7 +476,7 @@ class SqliteStorage:
         return [r.index_file() for r in self._chain_files(
             conn, self._label_id(conn, owner, label), project)]
 
-    def _chain_files(self, conn: sqlite3.Connection, label_id: int,
+    def _chain_files(self, conn: Conn, label_id: int,
                      project: str) -> list[FileRecord]:
         """The project's files in the label and its bases; a filename the label (or an
         earlier base) has hides the same filename further down the chain."""
@@ -491,21 +489,21 @@ class SqliteStorage:
                 seen.setdefault(record.filename, record)
         return list(seen.values())
 
-    def _store_page(self, conn: sqlite3.Connection, label_id: int, project: str,
+    def _store_page(self, conn: Conn, label_id: int, project: str,
                     page: RenderedPage) -> None:
         conn.execute("INSERT OR REPLACE INTO pages(label_id, project, etag, html, html_gz, json, "
                      "json_gz) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (label_id, project, page.etag, page.html, page.html_gz, page.json,
                       page.json_gz))
 
-    def _refresh(self, conn: sqlite3.Connection, label_id: int, projects: set[str], *,
+    def _refresh(self, conn: Conn, label_id: int, projects: set[str], *,
                  index: bool = False) -> None:
         """Re-render the pages of *projects* in a label and in every label built on it,
         and their indexes if a project appeared or went (or *index*)."""
         for member in [label_id, *self._dependents(conn, label_id)]:
             self._render(conn, member, projects, index=index)
 
-    def _render(self, conn: sqlite3.Connection, label_id: int, projects: set[str], *,
+    def _render(self, conn: Conn, label_id: int, projects: set[str], *,
                 index: bool) -> None:
         index_changed = index
         for project in projects:
@@ -534,7 +532,7 @@ class SqliteStorage:
         return self.blobs / sha256[:2] / sha256
 
     def temp_file(self) -> tuple[BinaryIO, Path]:
-        fd, name = _mkstemp(self.tmp)
+        fd, name = tempfile.mkstemp(dir=self.tmp, prefix=f"upload-{self.tag}-", suffix=".part")
         return os.fdopen(fd, "wb"), Path(name)
 
     def add_file(self, owner: str, label: str, new: NewFile, *,
@@ -568,7 +566,7 @@ class SqliteStorage:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
 
-    def _insert_file(self, tx: sqlite3.Connection, owner_id: int, new: NewFile) -> int:
+    def _insert_file(self, tx: Conn, owner_id: int, new: NewFile) -> int:
         """Move *new*'s bytes into ``blobs/`` and add its row (inside the caller's transaction)."""
         record = new.record
         target = self.blob_path(record.sha256)
@@ -592,7 +590,7 @@ class SqliteStorage:
         return file_id
 
     @staticmethod
-    def _same_release_file(tx: sqlite3.Connection, owner_id: int,
+    def _same_release_file(tx: Conn, owner_id: int,
                            record: FileRecord) -> tuple[int, str] | None:
         """(id, sha256) of the stored file that is *record*'s release file under any
         spelling (one release file, one set of bytes), or None."""
@@ -656,7 +654,7 @@ class SqliteStorage:
                  f"ON f.id=lf.file_id WHERE lf.label_id=?{clauses} ORDER BY lf.project, f.filename")
         return [_record(r) for r in conn.execute(query, [label_id, *args])]
 
-    def _selected(self, conn: sqlite3.Connection, label_id: int,
+    def _selected(self, conn: Conn, label_id: int,
                   selection: Selection) -> list[tuple[int, str, str | None]]:
         """(file id, project, yanked) of the label's files matching *selection*."""
         clauses, args = self._select(selection)
@@ -730,7 +728,7 @@ class SqliteStorage:
             self._refresh(tx, label_id, {str(r[1]) for r in rows})
         return len(rows)
 
-    def _drop_orphan_rows(self, tx: sqlite3.Connection) -> set[str]:
+    def _drop_orphan_rows(self, tx: Conn) -> set[str]:
         rows = tx.execute("SELECT id, sha256 FROM files WHERE id NOT IN "
                           "(SELECT file_id FROM label_files)").fetchall()
         tx.executemany("DELETE FROM files WHERE id=?", [(r[0],) for r in rows])
@@ -760,12 +758,15 @@ class SqliteStorage:
         return self._unlink_unreferenced(orphans | on_disk)
 
     def clean_temp(self) -> int:
-        """Remove leftovers of interrupted uploads (call when no upload is running)."""
+        """Remove leftovers of interrupted uploads: the temp files of processes that are
+        gone (other instances on the same root may be writing theirs right now)."""
         count = 0
-        for path in self.tmp.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                count += 1
+        for path in [*self.tmp.iterdir(), *self.run.glob("*.lock")]:
+            tag = path.stem if path.parent == self.run else [*path.name.split("-"), ""][1]
+            if tag != self.tag and not _holds_lock(self.run / f"{tag}.lock"):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    count += path.parent == self.tmp
         return count
 
     # -- the upstream ------------------------------------------------------------------
@@ -841,7 +842,7 @@ class SqliteStorage:
     # -- label lifecycle: provenance, promotion, import, retention --------------------
 
     @staticmethod
-    def _set_provenance(tx: sqlite3.Connection, file_id: int,
+    def _set_provenance(tx: Conn, file_id: int,
                         provenance: Provenance | None) -> None:
         if provenance is not None:
             tx.execute("INSERT OR REPLACE INTO file_provenance(file_id, verdict, details) "
@@ -857,7 +858,7 @@ class SqliteStorage:
         return {str(name): Provenance.from_json(json.loads(details)) for name, details in rows}
 
     @staticmethod
-    def _conflicts(tx: sqlite3.Connection, owner_id: int, label_id: int | None,
+    def _conflicts(tx: Conn, owner_id: int, label_id: int | None,
                    incoming: list[tuple[str, str]]) -> list[str]:
         """Names of *incoming* (filename, sha256) whose release file is already stored
         (in the label, or anywhere of the owner when *label_id* is None) with other bytes."""
@@ -971,7 +972,7 @@ class SqliteStorage:
             self._unlink_unreferenced(orphans)
         return plan
 
-    def _prune_label(self, conn: sqlite3.Connection, label_id: int, name: str, last: float,
+    def _prune_label(self, conn: Conn, label_id: int, name: str, last: float,
                      rules: list[RetentionRule], now: float,
                      live_labels: frozenset[str] | None) -> list[PruneItem]:
         if name != DEFAULT_LABEL:  # every owner keeps its main label
@@ -1002,7 +1003,7 @@ class SqliteStorage:
                                     f"{rule.keep_versions}") for filename in versions[old]]
         return items
 
-    def _apply_prune(self, tx: sqlite3.Connection, owner: str, ids: dict[str, int],
+    def _apply_prune(self, tx: Conn, owner: str, ids: dict[str, int],
                      plan: list[PruneItem]) -> None:
         touched: dict[int, set[str]] = {}
         for item in plan:
@@ -1074,7 +1075,7 @@ class SqliteStorage:
                               "AND removed IS NULL",
                               (time.time(), webhook_id, self._owner_id(tx, owner))).rowcount > 0
 
-    def list_webhooks(self, owner: str, *, conn: sqlite3.Connection | None = None) -> list[Webhook]:
+    def list_webhooks(self, owner: str, *, conn: Conn | None = None) -> list[Webhook]:
         conn = conn or self._conn()
         rows = conn.execute("SELECT id, url, events, secret_env, created FROM webhooks "
                             "WHERE owner_id=? AND removed IS NULL ORDER BY id",
@@ -1173,6 +1174,63 @@ class SqliteStorage:
                               (time.time(), token_id)).rowcount > 0
 
 
+class SqliteStorage(SqlStorage):
+    """The embedded backend: SQLite in WAL mode at ``root/hub.sqlite3``."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.db_path = root / "hub.sqlite3"
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._conn()
+        conn.execute("PRAGMA journal_mode=WAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew.at(str(self.db_path), version)
+        for migration in MIGRATIONS:
+            if migration.version > version:
+                log.debug("schema step %d (%s) on %s", migration.version, migration.name,
+                          self.db_path)
+                conn.executescript(f"BEGIN IMMEDIATE;\n{migration.sql}\n"
+                                   f"PRAGMA user_version={migration.version};\nCOMMIT;")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False,
+                                   timeout=60.0)
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            # Also when COMMIT itself fails (a full disk): the transaction is still open.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+        self._release_run_lock()
+
+
 def _delivery(row: tuple[object, ...]) -> Delivery:
     did, hook, event, action, url, attempts, state, status, updated = row
     return Delivery(id=int(str(did)), webhook_id=int(str(hook)), event_id=int(str(event)),
@@ -1188,5 +1246,16 @@ def _version_key(text: str) -> tuple[int, Version | str]:
         return 0, text
 
 
-def _mkstemp(directory: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+def _holds_lock(path: Path) -> bool:
+    """Whether a live process holds *path*'s lock (a missing file: no one)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
