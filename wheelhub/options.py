@@ -108,8 +108,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(name="engine", kind="str", default="docker", commands=_BUILDING | {"cache"},
                help="where builds, tests and shells run: 'docker', 'podman', or 'host' "
                "inside a manylinux container (tests then use docker)"),
-    OptionSpec(name="jobs", kind="int", default=2, flags=("-j", "--jobs"), commands=_BUILDING,
-               help="Python prefixes built in parallel"),
+    OptionSpec(name="jobs", kind="int", default=2, flags=("-j", "--jobs"),
+               commands=_BUILDING,
+               help="CPU slots for the whole run: prefixes, and packages within a prefix "
+               "(after their dependencies), built in parallel; MAKEFLAGS=-jN"),
     OptionSpec(name="wheelhouse", kind="path", default="wheelhouse", flags=("-w", "--wheelhouse"),
                commands=_BUILDING | {"publish", "graph"},
                help="the wheelhouse: wheels, manifest, logs and reports"),

@@ -112,6 +112,7 @@ def report_data(result: BuildResult) -> dict[str, Any]:
         "prefix_failures": [{"python": f.python, "message": f.message, "log": f.log,
                              "tail": list(f.tail)} for f in result.prefix_failures],
         "pruned": list(result.pruned),
+        "phases": result.phases,
         "interrupted": result.interrupted,
         "graph": build_graph(result).to_json(),
         "sboms": sbom_data(result),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wheelhub.manifest import Entry
 
@@ -29,6 +30,7 @@ class BuildResult:
     reports: dict[str, Path] = field(default_factory=dict)
     interrupted: bool = False
     to_build: int = 0  # entries this run meant to build (not cached, not skipped)
+    phases: dict[str, Any] = field(default_factory=dict)  # Timings.to_json(): where time went
 
     @property
     def ok(self) -> bool:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from wheelhub.build.requirements import RequirementSet, parse_requirements
 from wheelhub.build.results import BuildResult, PrefixFailure
 from wheelhub.build.shards import Knowledge, Shard, only_shard
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
+from wheelhub.build.timings import Timings
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe
 from wheelhub.cache.sources import CacheSource, open_sources
 from wheelhub.engines import make_engine
@@ -138,10 +140,13 @@ def build(options: BuildOptions, *, engine: Engine | None = None,
                 sum(1 for e in plan.entries if e.needs_build) if todo else 0, len(todo))
     failures: list[PrefixFailure] = []
     stop: KeyboardInterrupt | WheelhubError | None = None
+    timings = Timings()
     if todo:
         try:
             failures = _run_prefixes(todo, plan, options, engine, image, requirements,
-                                     build_requirements, common, wheelhouse, writer)
+                                     build_requirements, common, wheelhouse, writer, timings,
+                                     dependency_order(plan, knowledge(plan, old_manifest,
+                                                                      sources)))
         except (KeyboardInterrupt, WheelhubError) as error:
             stop = error
         except OSError as error:  # a log or the manifest on a full disk
@@ -157,7 +162,8 @@ def build(options: BuildOptions, *, engine: Engine | None = None,
                          prefix_failures=tuple(failures), containers_started=len(todo),
                          duration=round(time.monotonic() - started, 2), image=image.reference,
                          image_id=image.id, pruned=tuple(pruned), interrupted=interrupted,
-                         to_build=sum(1 for e in plan.entries if e.needs_build) if todo else 0)
+                         to_build=sum(1 for e in plan.entries if e.needs_build) if todo else 0,
+                         phases=timings.to_json())
     try:
         final.save(options.wheelhouse)
         result = replace(result, reports=write_reports(result))
@@ -280,8 +286,10 @@ def _reconcile(manifest: Manifest, wheelhouse: Path) -> Manifest:
 def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, engine: Engine,
                   image: ImageInfo, requirements: RequirementSet,
                   build_requirements: RequirementSet | None, common: CommonInputs,
-                  wheelhouse: Wheelhouse, writer: ManifestWriter) -> list[PrefixFailure]:
+                  wheelhouse: Wheelhouse, writer: ManifestWriter,
+                  timings: Timings, after: Mapping[str, set[str]]) -> list[PrefixFailure]:
     failures: list[PrefixFailure] = []
+    slots = threading.Semaphore(max(1, options.jobs))  # one CPU budget for the whole run
     with concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
                                                thread_name_prefix="wheelhub") as pool:
         futures = {}
@@ -289,7 +297,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
             context = contextvars.copy_context()
             futures[pool.submit(context.run, _build_prefix, python, plan, options, engine,
                                 image, requirements, build_requirements, common, wheelhouse,
-                                writer)] = python
+                                writer, timings, after, slots)] = python
         try:
             pending = set(futures)
             while pending:
@@ -312,10 +320,12 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
 def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engine: Engine,
                   image: ImageInfo, requirements: RequirementSet,
                   build_requirements: RequirementSet | None, common: CommonInputs,
-                  wheelhouse: Wheelhouse, writer: ManifestWriter) -> PrefixFailure | None:
+                  wheelhouse: Wheelhouse, writer: ManifestWriter, timings: Timings,
+                  after: Mapping[str, set[str]], slots: threading.Semaphore) -> PrefixFailure | None:
     try:
         return _build_in_session(python, plan, options, engine, image, requirements,
-                                 build_requirements, common, wheelhouse, writer)
+                                 build_requirements, common, wheelhouse, writer, timings,
+                                 after, slots)
     except EngineError as error:  # the daemon went away: this prefix stops, others go on
         with prefix(python.tag):
             logger.info("FAILED: %s", error.message)
@@ -326,14 +336,19 @@ def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engin
 def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, engine: Engine,
                       image: ImageInfo, requirements: RequirementSet,
                       build_requirements: RequirementSet | None, common: CommonInputs,
-                      wheelhouse: Wheelhouse, writer: ManifestWriter) -> PrefixFailure | None:
+                      wheelhouse: Wheelhouse, writer: ManifestWriter, timings: Timings,
+                      after: Mapping[str, set[str]],
+                      slots: threading.Semaphore) -> PrefixFailure | None:
     todo = [e for e in plan.for_python(python) if e.needs_build]
     key = prepared_key(options, common, python)
+    starting = time.monotonic()
     with prefix(python.tag), engine.session(python, name=python.tag, prepared_key=key) as session:
+        timings.add(python.tag, "", "image start", time.monotonic() - starting)
         logger.info("container ready; %d requirement(s) to build", len(todo))
         steps = PrefixBuild(session=session, options=options, requirements=requirements,
                             build_requirements=build_requirements, common=common,
-                            plat=options.plat or image.plat, wheelhouse=wheelhouse)
+                            plat=options.plat or image.plat, wheelhouse=wheelhouse,
+                            timings=timings)
         setup_log = LogCapture(path=wheelhouse.log_path(python.tag, "_setup"))
         try:
             steps.prepare(setup_log)
@@ -349,17 +364,70 @@ def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, e
                                  log=str(failure.log), tail=tuple(failure.tail))
         finally:
             setup_log.close()
-        for index, planned in enumerate(todo, start=1):
-            with prefix(f"{python.tag} {planned.line.project}"):
-                logger.info("(%d/%d) building %s", index, len(todo), planned.line.requirement)
-                capture = LogCapture(path=wheelhouse.log_path(python.tag, planned.line.project))
-                try:
-                    entry = steps.build_entry(planned, options.recipes, capture)
-                finally:
-                    capture.close()
-                if entry.status == "built":
-                    for wheel in entry.wheels:
-                        vendored = f" (vendored {', '.join(wheel.vendored)})" if wheel.vendored else ""
-                        logger.info("-> %s%s", wheel.filename, vendored)
-                writer.record(entry)
+        _build_entries(steps, todo, writer, wheelhouse, timings, after, slots)
     return None
+
+
+def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: ManifestWriter,
+                   wheelhouse: Wheelhouse, timings: Timings, after: Mapping[str, set[str]],
+                   slots: threading.Semaphore) -> None:
+    """Build *todo* in parallel, each holding one of the run's CPU *slots*; an entry waits
+    for the entries of this prefix it depends on (*after*: from earlier runs' closures),
+    so it builds against their wheels. Each entry writes its own log file."""
+    tag = steps.tag
+    cpu_before = steps.cpu_seconds()
+    waiting = {p.line.project: {d for d in after.get(p.line.project, set())
+                                if d != p.line.project} for p in todo}
+    pending = {p.line.project: p for p in todo}
+    total = len(todo)
+
+    def one(index: int, planned: PlannedEntry) -> None:
+        with slots, prefix(f"{tag} {planned.line.project}"):
+            logger.info("(%d/%d) building %s", index, total, planned.line.requirement)
+            capture = LogCapture(path=wheelhouse.log_path(tag, planned.line.project))
+            try:
+                entry = steps.build_entry(planned, steps.options.recipes, capture)
+            finally:
+                capture.close()
+            if entry.status == "built":
+                for wheel in entry.wheels:
+                    vendored = f" (vendored {', '.join(wheel.vendored)})" if wheel.vendored else ""
+                    logger.info("-> %s%s", wheel.filename, vendored)
+            writer.record(entry)
+
+    started = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, steps.options.jobs),
+                                               thread_name_prefix=f"wheelhub-{tag}") as pool:
+        running: dict[concurrent.futures.Future[None], str] = {}
+        try:
+            while pending or running:
+                ready = [name for name in pending if not waiting[name] & (pending.keys()
+                                                                          | set(running.values()))]
+                if not ready and not running:  # a cycle among known closures: go in order
+                    ready = [next(iter(pending))]
+                for name in ready:
+                    started += 1
+                    context = contextvars.copy_context()
+                    running[pool.submit(context.run, one, started, pending.pop(name))] = name
+                done, _ = concurrent.futures.wait(running, timeout=0.5,
+                                                  return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    future.result()
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
+    cpu_after = steps.cpu_seconds()
+    if cpu_before is not None and cpu_after is not None:
+        timings.add_cpu(tag, cpu_after - cpu_before)
+
+
+def dependency_order(plan: Plan, known: Knowledge) -> dict[str, set[str]]:
+    """Per project, the other planned projects its known closure contains (any Python)."""
+    planned = {e.line.project for e in plan.entries}
+    after: dict[str, set[str]] = {}
+    for (project, _python), closure in known.closures.items():
+        after.setdefault(project, set()).update(
+            c for c in closure if c in planned and c != project)
+    return after

@@ -15,6 +15,7 @@ from pathlib import Path
 from wheelhub.build.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
 from wheelhub.build.repair import attach_sbom, explain_failure, needs_repair, repair_command
 from wheelhub.build.requirements import RequirementSet
+from wheelhub.build.timings import Timings, cgroup_cpu_seconds
 from wheelhub.build.wheelhouse import Wheelhouse
 from wheelhub.engines.base import Session, shell_join
 from wheelhub.manifest import BuildStatus, Entry, WheelRecord
@@ -69,6 +70,7 @@ class PrefixBuild:
     wheelhouse: Wheelhouse
     env: dict[str, str] = field(default_factory=dict)
     oom_kills: int = 0  # the container's OOM-kill count after the last step
+    timings: Timings = field(default_factory=Timings)
 
     @property
     def tag(self) -> str:
@@ -101,6 +103,9 @@ class PrefixBuild:
             "PIP_TIMEOUT": "60",
             "WHEELHUB_PYTHON_TAG": self.tag,
             "WHEELHUB_PYTHON": self.python,
+            # Compilers use the run's CPU budget (a hook or recipe may override).
+            "MAKEFLAGS": f"-j{max(1, self.options.jobs)}",
+            "CMAKE_BUILD_PARALLEL_LEVEL": str(max(1, self.options.jobs)),
         }
         ca = paths.ca_bundle
         if ca is not None:
@@ -127,7 +132,8 @@ class PrefixBuild:
             self.env.update(restored)
         else:
             exported = self._prepare_fresh(capture)
-            self.session.snapshot(exported)
+            with self.timings.phase(self.tag, "snapshot"):
+                self.session.snapshot(exported)
         self.oom_kills = self._oom_kills()
         if self.build_requirements is not None:
             # Isolated builds inherit the environment, so they see the same pins.
@@ -140,14 +146,17 @@ class PrefixBuild:
             # Append to the system bundles so yum/apt/curl in the hook trust the proxy too.
             script = (f"for b in {' '.join(paths.system_ca_bundles)}; "
                       f"do [ -f \"$b\" ] && cat {paths.ca_bundle} >> \"$b\"; done; true")
-            self._run_or_fail(["sh", "-c", script], capture, "installing the CA bundle")
+            with self.timings.phase(self.tag, "ca"):
+                self._run_or_fail(["sh", "-c", script], capture, "installing the CA bundle")
         if self.options.setup is not None:
-            exported = self._source_hook(capture)
+            with self.timings.phase(self.tag, "hook"):
+                exported = self._source_hook(capture)
         if self.build_requirements is not None:
             assert self.options.build_requirements is not None
-            self._run_or_fail([self.python, "-m", "pip", "install", "-r",
-                               self._project_path(self.options.build_requirements)],
-                              capture, "installing build requirements")
+            with self.timings.phase(self.tag, "build requirements"):
+                self._run_or_fail([self.python, "-m", "pip", "install", "-r",
+                                   self._project_path(self.options.build_requirements)],
+                                  capture, "installing build requirements")
         return exported
 
     def _hook_path(self) -> str:
@@ -207,14 +216,17 @@ class PrefixBuild:
         out_dir = self._work("out", project)
         argv = self._pip_wheel_command(planned, recipe, out_dir)
         capture.note(shell_join(argv))
-        code = self.session.run(argv, env=env, sink=capture, workdir=self.session.paths.project)
+        with self.timings.phase(self.tag, "pip wheel", project):
+            code = self.session.run(argv, env=env, sink=capture,
+                                    workdir=self.session.paths.project)
         if code != 0:
             return self._failed(planned, capture, started, self._why("pip wheel", code, capture))
         records: list[WheelRecord] = []
         for wheel in self.session.list_files(out_dir, ".whl"):
             final = wheel
             if needs_repair(wheel.rsplit("/", 1)[-1]):
-                final_or_error = self._repair(wheel, recipe, capture, project)
+                with self.timings.phase(self.tag, "repair", project):
+                    final_or_error = self._repair(wheel, recipe, capture, project)
                 if final_or_error.startswith("error:"):
                     return self._failed(planned, capture, started, final_or_error[6:])
                 final = final_or_error
@@ -297,6 +309,14 @@ class PrefixBuild:
             return "error:auditwheel reported success but wrote no wheel"
         attach_sbom(self.session, produced[-1], env=self.env, sink=capture)  # PEP 770 SBOM
         return produced[-1]
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the session's container has used so far (its cgroup), if readable."""
+        lines: list[str] = []
+        script = ("cat /sys/fs/cgroup/cpu.stat 2>/dev/null "
+                  "|| cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null; true")
+        self.session.run(["sh", "-c", script], env={}, sink=lines.append)
+        return cgroup_cpu_seconds("\n".join(lines))
 
     # -- why a step failed ------------------------------------------------------------------
     def _why(self, what: str, code: int, capture: LogCapture) -> str:

@@ -1,0 +1,117 @@
+"""Builds inside one prefix in parallel, for real (Docker, pip, cp311).
+
+The same project is built serially (``--jobs 1``) and in parallel (``--jobs 3``) into
+two wheelhouses; a user compares what came out, reads the per-package logs, and sees a
+dependent wait for its dependency once the dependency graph is known.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import BUILDER_IMAGE, make_sdist
+from tests.support.images import remove_prepared_since
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+WHEELHUB = str(Path(sys.executable).with_name("wheelhub"))
+PACKAGES = ("whfix-optional", "whfix-pure", "whfix-dependent", "whfix-broken")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> Iterator[Path]:
+    started = time.time()
+    project = Path(tmp_path_factory.mktemp("parallel")) / "project"
+    (project / "dists").mkdir(parents=True)
+    for name in PACKAGES:
+        make_sdist(name, project / "dists")
+    (project / "requirements.txt").write_text(
+        "--find-links ./dists\n" + "".join(f"{name}==1.0\n" for name in PACKAGES))
+    yield project
+    remove_prepared_since(docker_client, started)
+
+
+def build(project: Path, wheelhouse: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WHEELHUB, "build", "--image", BUILDER_IMAGE, "--network", "host",
+                           "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt", "--setup", "",
+                           "--python", "cp311", "-w", wheelhouse, *args],
+                          cwd=project, capture_output=True, text=True, timeout=900, check=False)
+
+
+@pytest.fixture(scope="module")
+def serial(project: Path) -> subprocess.CompletedProcess[str]:
+    return build(project, "serial", "--jobs", "1")
+
+
+@pytest.fixture(scope="module")
+def parallel(project: Path, serial: subprocess.CompletedProcess[str]) -> \
+        subprocess.CompletedProcess[str]:
+    return build(project, "parallel", "--jobs", "3")
+
+
+def report(wheelhouse: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((wheelhouse / "report.json").read_text())
+    return data
+
+
+def test_parallel_builds_the_same_wheels_as_serial(
+        project: Path, serial: subprocess.CompletedProcess[str],
+        parallel: subprocess.CompletedProcess[str]) -> None:
+    def names(wheelhouse: str) -> list[str]:
+        return sorted(p.name for p in (project / wheelhouse).glob("*.whl"))
+
+    assert names("parallel") == names("serial")
+    assert {n.split("-")[0] for n in names("parallel")} == {
+        "whfix_optional", "whfix_pure", "whfix_dependent"}
+
+
+def test_a_failing_package_in_a_parallel_batch_fails_alone(
+        project: Path, parallel: subprocess.CompletedProcess[str]) -> None:
+    assert parallel.returncode == 1, parallel.stderr
+    statuses = {e["project"]: e["status"] for e in report(project / "parallel")["entries"]}
+    assert statuses == {"whfix-broken": "failed", "whfix-optional": "built",
+                        "whfix-pure": "built", "whfix-dependent": "built"}
+
+
+def test_each_log_holds_only_its_own_package(
+        project: Path, parallel: subprocess.CompletedProcess[str]) -> None:
+    logs = project / "parallel" / "logs" / "cp311"
+    for name in PACKAGES:
+        text = (logs / f"{name}.log").read_text()
+        commands = [line for line in text.splitlines() if " pip wheel " in line]
+        assert len(commands) == 1 and commands[0].endswith(f"{name}==1.0"), text
+        others = {other.replace("-", "_") for other in PACKAGES} - {
+            name.replace("-", "_"), "whfix_pure"}  # the dependent's log names its dependency
+        assert not [o for o in others if o in text], (name, text)
+    assert "fails to build on purpose" in (logs / "whfix-broken.log").read_text()
+
+
+def test_phases_and_the_cpu_floor_are_reported(
+        project: Path, parallel: subprocess.CompletedProcess[str]) -> None:
+    phases = report(project / "parallel")["phases"]
+    assert "image start" in phases["prefixes"]["cp311"]  # ca, hook: unless a snapshot had them
+    assert phases["entries"]["whfix-pure cp311"]["pip wheel"] > 0
+    assert "repair" in phases["entries"]["whfix-optional cp311"] or \
+        phases["entries"]["whfix-optional cp311"]["pip wheel"] > 0
+    assert phases["cpu_seconds"]["cp311"] > 0
+    assert 0 < phases["floor_seconds"] <= phases["cpu_seconds"]["cp311"]
+
+
+def test_a_dependent_builds_after_its_dependency_and_against_it(
+        project: Path, parallel: subprocess.CompletedProcess[str]) -> None:
+    # The first run recorded whfix-dependent's closure; a forced rebuild orders by it.
+    again = build(project, "parallel", "--jobs", "3", "--force")
+    assert again.returncode == 1, again.stderr
+    out = again.stderr + again.stdout
+    assert out.index("-> whfix_pure-1.0") < out.index("building whfix-dependent==1.0"), out
+    log = (project / "parallel" / "logs" / "cp311" / "whfix-dependent.log").read_text()
+    assert "whfix_pure-1.0-py3-none-any.whl" in log
+    assert "Building wheel for whfix-pure" not in log, log
