@@ -29,6 +29,7 @@ from packaging.utils import canonicalize_name
 from wheelhub.errors import ConfigError
 
 DEFAULT_IMAGE = "quay.io/pypa/manylinux_2_28_x86_64"
+FRONTENDS = ("pip", "build", "build[uv]")  # --frontend
 CONFIG_FILE = "wheelhub.yaml"
 ENV_PREFIX = "WHEELHUB_"
 
@@ -112,6 +113,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
                commands=_BUILDING,
                help="CPU slots for the whole run: prefixes, and packages within a prefix "
                "(after their dependencies), built in parallel; MAKEFLAGS=-jN"),
+    OptionSpec(name="frontend", kind="str", default="pip", choices=FRONTENDS,
+               commands=_BUILDING,
+               help="build frontend: 'pip' (pip wheel: the package and its dependency "
+               "closure), 'build' or 'build[uv]' (the sdist alone via pypa/build; uv makes "
+               "the isolated environments; list every dependency to build in the requirements)"),
     OptionSpec(name="wheelhouse", kind="path", default="wheelhouse", flags=("-w", "--wheelhouse"),
                commands=_BUILDING | {"publish", "graph"},
                help="the wheelhouse: wheels, manifest, logs and reports"),
@@ -528,6 +534,7 @@ class BuildOptions:
     cache_token: str | None = field(default=None, repr=False)
     cache_token_env: str = default("cache_token_env")
     shard: str = ""  # "I/N" or "I/N:projects"; parsed by wheelhub.build.shards
+    frontend: str = "pip"  # one of FRONTENDS
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, *, cwd: Path,
@@ -556,6 +563,7 @@ class BuildOptions:
             image=config.get("image"),
             engine=engine,
             jobs=config.get("jobs"),
+            frontend=config.get("frontend"),
             wheelhouse=(cwd / config.get("wheelhouse")).resolve(),
             network=config.get("network") or None,
             ca_bundle=path_of("ca_bundle", optional_default=False),

@@ -115,3 +115,23 @@ def test_a_dependent_builds_after_its_dependency_and_against_it(
     log = (project / "parallel" / "logs" / "cp311" / "whfix-dependent.log").read_text()
     assert "whfix_pure-1.0-py3-none-any.whl" in log
     assert "Building wheel for whfix-pure" not in log, log
+
+
+def test_the_build_uv_frontend_builds_the_same_wheels(
+        project: Path, serial: subprocess.CompletedProcess[str]) -> None:
+    result = build(project, "uv", "--jobs", "2", "--frontend", "build[uv]")
+    assert result.returncode == 1, result.stderr
+    made = sorted(p.name for p in (project / "uv").glob("*.whl"))
+    assert made == sorted(p.name for p in (project / "serial").glob("*.whl"))
+    log = (project / "uv" / "logs" / "cp311" / "whfix-pure.log").read_text()
+    assert "--installer uv" in log
+    phases = report(project / "uv")["phases"]
+    assert {"download", "build"} <= set(phases["entries"]["whfix-pure cp311"])
+
+
+def test_an_unknown_frontend_is_refused_before_any_container(project: Path) -> None:
+    result = build(project, "never", "--frontend", "poetry")
+    assert result.returncode != 0
+    assert "--frontend: invalid choice: 'poetry'" in result.stderr
+    assert "build[uv]" in result.stderr
+    assert not (project / "never").exists()

@@ -68,7 +68,9 @@ def common_inputs(options: BuildOptions, image: ImageInfo,
                   requirements: RequirementSet) -> CommonInputs:
     plat = options.plat or image.plat or ""
     build_options = (*requirements.pip_options, f"no-binary={','.join(options.no_binary)}",
-                     f"only-binary={','.join(options.only_binary)}")
+                     f"only-binary={','.join(options.only_binary)}",
+                     # pip's keys stay as they were before frontends were an option
+                     *((f"frontend={options.frontend}",) if options.frontend != "pip" else ()))
     return CommonInputs(image_id=image.id, hook_sha256=digest_of(options.setup),
                         build_requirements_sha256=digest_of(options.build_requirements),
                         plat=plat, build_options=build_options)
@@ -253,7 +255,8 @@ def prepared_key(options: BuildOptions, common: CommonInputs, python: PythonPref
     import hashlib
 
     parts = (common.image_id, python.tag, common.hook_sha256, common.build_requirements_sha256,
-             digest_of(options.ca_bundle), options.network or "")
+             digest_of(options.ca_bundle), options.network or "",
+             *((options.frontend,) if options.frontend != "pip" else ()))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

@@ -151,6 +151,10 @@ class PrefixBuild:
         if self.options.setup is not None:
             with self.timings.phase(self.tag, "hook"):
                 exported = self._source_hook(capture)
+        if self.options.frontend != "pip":
+            with self.timings.phase(self.tag, "frontend"):
+                self._run_or_fail([self.python, "-m", "pip", "install", self.options.frontend],
+                                  capture, f"installing the frontend {self.options.frontend}")
         if self.build_requirements is not None:
             assert self.options.build_requirements is not None
             with self.timings.phase(self.tag, "build requirements"):
@@ -214,13 +218,9 @@ class PrefixBuild:
                     return self._failed(planned, capture, started, self._why(
                         "recipe setup command", code, capture) + f": {command}")
         out_dir = self._work("out", project)
-        argv = self._pip_wheel_command(planned, recipe, out_dir)
-        capture.note(shell_join(argv))
-        with self.timings.phase(self.tag, "pip wheel", project):
-            code = self.session.run(argv, env=env, sink=capture,
-                                    workdir=self.session.paths.project)
-        if code != 0:
-            return self._failed(planned, capture, started, self._why("pip wheel", code, capture))
+        failure = self._build_wheels(planned, recipe, out_dir, env, capture)
+        if failure:
+            return self._failed(planned, capture, started, failure)
         records: list[WheelRecord] = []
         for wheel in self.session.list_files(out_dir, ".whl"):
             final = wheel
@@ -241,6 +241,32 @@ class PrefixBuild:
                      wheels=tuple(records),
                      inputs=inputs, log=self._rel_log(capture), error=error,
                      duration=round(time.monotonic() - started, 2))
+
+    def _build_wheels(self, planned: PlannedEntry, recipe: Recipe | None, out_dir: str,
+                      env: Mapping[str, str], capture: LogCapture) -> str:
+        """Wheels into *out_dir* with the chosen frontend; the failure, or ''."""
+        project = planned.line.project
+        steps: list[tuple[str, str, list[str]]] = []
+        if self.options.frontend == "pip":
+            steps.append(("pip wheel", "pip wheel",
+                          self._pip_wheel_command(planned, recipe, out_dir)))
+        else:
+            sources = self._work("sources", project)
+            steps.append(("download", "pip download", self.source_command(planned, sources)))
+            build = [self.python, "-m", "build", "--wheel", "--outdir", out_dir]
+            if self.options.frontend == "build[uv]":
+                build += ["--installer", "uv"]
+            # The one sdist pip download wrote (a fresh directory per entry).
+            script = f'{shell_join(build)} "$(ls -d {shlex.quote(sources)}/*)"'
+            steps.append(("build", "python -m build", ["bash", "-c", script]))
+        for phase, what, argv in steps:
+            capture.note(shell_join(argv))
+            with self.timings.phase(self.tag, phase, project):
+                code = self.session.run(argv, env=env, sink=capture,
+                                        workdir=self.session.paths.project)
+            if code != 0:
+                return self._why(what, code, capture)
+        return ""
 
     def pip_wheel_command(self, planned: PlannedEntry, recipe: Recipe | None) -> list[str]:
         """The ``pip wheel`` command :meth:`build_entry` runs (shown by ``wheelhub shell``)."""
