@@ -231,6 +231,10 @@ class PrefixBuild:
                     return self._failed(planned, capture, started, final_or_error[6:])
                 final = final_or_error
             records.append(self.wheelhouse.store(self.session, final, repaired=final != wheel))
+        if not records:
+            # A container removed by a stopping run lists no wheels: raise Cancelled (the
+            # entry is interrupted), not "skipped".
+            self.session.run(["true"], env={}, sink=lambda _line: None)
         closure = [r.project for r in records]
         inputs = entry_inputs(planned.line, planned.python, self.common, recipes,
                               pins_by_project(self.requirements), closure)
