@@ -21,6 +21,7 @@ from tests.support.nginx import NGINX, running_nginx
 from tests.support.pip import make_venv, pip_install
 from wheelhub.index import urls
 from wheelhub.server import create_token, open_storage
+from wheelhub.server.storage import Upstream
 
 JSON = "application/vnd.pypi.simple.v1+json"
 PIP_ACCEPT = f"{JSON}, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
@@ -132,6 +133,15 @@ def test_the_tree_is_rebuilt_at_startup(tmp_path: Path) -> None:
     with running_hub(tmp_path / "root"):
         assert listed(static, "acme", "a", "tiny-pkg") == [wheel.name]
         assert not (static / "acme" / "simple").exists()
+    # An owner's upstream merges another index into its pages per request: the hub's.
+    storage = open_storage(tmp_path / "root")
+    try:
+        storage.set_upstream("acme", Upstream(url="https://pypi.org/simple/"))
+        assert not (static / "acme" / "label" / "a").exists()
+        storage.set_upstream("acme", None)
+        assert listed(static, "acme", "a", "tiny-pkg") == [wheel.name]
+    finally:
+        storage.close()
 
 
 def test_a_static_dir_that_cannot_be_written_is_refused_before_serving(tmp_path: Path) -> None:

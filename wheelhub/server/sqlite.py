@@ -277,6 +277,10 @@ class SqlStorage:
         self._changes = threading.local()
 
     def _release_run_lock(self) -> None:
+        """What every backend's close releases besides its connections."""
+        if self.static is not None:
+            self.static.close()
+            self.static = None
         if self._alive >= 0:
             with contextlib.suppress(FileNotFoundError):
                 (self.run / f"{self.tag}.lock").unlink()
@@ -358,9 +362,13 @@ class SqlStorage:
             if tx.execute("UPDATE owners SET private=? WHERE name=?",
                           (int(private), name)).rowcount == 0:
                 raise HubNotFound.owner(name)
-            for (label_id,) in tx.execute("SELECT id FROM labels WHERE owner_id=?",
-                                          (self._owner_id(tx, name),)).fetchall():
-                self._touch(tx, int(label_id), None)
+            self._touch_owner(tx, self._owner_id(tx, name))
+
+    def _touch_owner(self, tx: Conn, owner_id: int) -> None:
+        """Every label of the owner changed for the static mirror (visibility, upstream)."""
+        for (label_id,) in tx.execute("SELECT id FROM labels WHERE owner_id=?",
+                                      (owner_id,)).fetchall():
+            self._touch(tx, int(label_id), None)
 
     def _owner_id(self, conn: Conn, owner: str) -> int:
         row = conn.execute("SELECT id FROM owners WHERE name=?", (owner,)).fetchone()
@@ -835,6 +843,7 @@ class SqlStorage:
                 tx.execute("INSERT OR REPLACE INTO upstreams(owner_id, url, allow) "
                            "VALUES (?, ?, ?)", (owner_id, upstream.url,
                                                 ",".join(sorted(upstream.allow))))
+            self._touch_owner(tx, owner_id)  # pages with an upstream are the hub's to serve
 
     def get_upstream(self, owner: str) -> Upstream | None:
         row = self._conn().execute(

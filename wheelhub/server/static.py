@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,6 +89,7 @@ class StaticMirror:
             probe.write_bytes(b"")
             probe.unlink()
             self._lock = os.open(root / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o644)
+            self._threads = threading.Lock()  # flock excludes processes, not threads
         except OSError as error:
             raise StaticDirError.not_writable(root, error.strerror or str(error)) from error
 
@@ -96,11 +98,12 @@ class StaticMirror:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
+        with self._threads:
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
 
     def label_dir(self, owner: str, label: str) -> Path:
         return self.root / urls.label_path(owner, label).lstrip("/")
