@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -725,7 +726,11 @@ def measure_upload_scaling(work: Path, count: int) -> dict[str, float]:
     print(f"\n== uploads of {count} wheels at c=8: SQLite vs PostgreSQL workers ==", flush=True)
     files = [make_wheel(work / "scaling", f"bench-up-{i:04d}", "1.0") for i in range(count)]
     results: dict[str, float] = {}
-    with running_postgres(work / "pg", durable=True) as postgres:
+    # Its own temp dir: the server's user cannot pass through the 0700 work directory.
+    pg_dir = Path(tempfile.mkdtemp(prefix="wheelhub-bench-pg-"))
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, pg_dir, ignore_errors=True)
+        postgres = cleanup.enter_context(running_postgres(pg_dir, durable=True))
         setups: list[tuple[str, tuple[str, ...]]] = [
             ("SQLite single", ()),
             ("SQLite + static dir", ("--static-dir", str(work / "scaling-static"))),
