@@ -21,7 +21,7 @@ from tests.support.nginx import NGINX, running_nginx
 from tests.support.pip import make_venv, pip_install
 from wheelhub.index import urls
 from wheelhub.server import create_token, open_storage
-from wheelhub.server.storage import Upstream
+from wheelhub.server.storage import Selection, Upstream
 
 JSON = "application/vnd.pypi.simple.v1+json"
 PIP_ACCEPT = f"{JSON}, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
@@ -100,6 +100,13 @@ def test_public_labels_are_mirrored_and_private_ones_never(
         == newer.read_bytes()
     storage = open_storage(hub.root)
     try:
+        storage.remove(owner, "feat", Selection(filename=wheel.name))
+        assert listed(static, owner, "feat", "tiny-pkg") == [newer.name]
+        assert not (static / owner / "label" / "feat" / "files" / wheel.name).exists()
+        storage.remove(owner, "feat", Selection(project="tiny-pkg"))
+        assert not page(static, owner, "feat", "tiny-pkg").parent.exists()
+        assert b"tiny-pkg" not in page(static, owner, "feat", "", "html").read_bytes()
+        assert not list((static / owner / "label" / "feat" / "files").iterdir())
         storage.delete_label(owner, "feat")
     finally:
         storage.close()
