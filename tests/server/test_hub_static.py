@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.dists import make_wheel
-from tests.support.hub import HubProcess, http, running_hub, upload
+from tests.support.hub import HubProcess, http, make_private, running_hub, upload
 from tests.support.nginx import NGINX, running_nginx
 from tests.support.pip import make_venv, pip_install
 from wheelhub.index import urls
@@ -47,18 +47,6 @@ def listed(static: Path, owner: str, label: str, project: str) -> list[str]:
             ["files"]]
 
 
-def set_private(hub: HubProcess, owner: str, label: str | None = None) -> None:
-    """What ``wheelhub label/owner visibility ... private`` does on the hub's root."""
-    storage = open_storage(hub.root)
-    try:
-        if label is None:
-            storage.set_owner_private(owner, True)
-        else:
-            storage.set_label_private(owner, label, True)
-    finally:
-        storage.close()
-
-
 def test_public_labels_are_mirrored_and_private_ones_never(
         static_hub: tuple[HubProcess, Path], owner: str, tmp_path: Path) -> None:
     hub, static = static_hub
@@ -83,7 +71,7 @@ def test_public_labels_are_mirrored_and_private_ones_never(
     assert (files / f"{wheel.name}.metadata").read_bytes().startswith(b"Metadata-Version")
     assert listed(static, owner, "feat", "tiny-pkg") == [wheel.name]
     # Private: gone from the tree; a label private from the start never appears.
-    set_private(hub, owner, "secret")
+    make_private(hub, owner, "secret")
     assert not (static / owner / "label" / "secret").exists()
     storage = open_storage(hub.root)
     try:
@@ -112,7 +100,7 @@ def test_public_labels_are_mirrored_and_private_ones_never(
         storage.close()
     assert not (static / owner / "label" / "feat").exists()
     # A private owner: its main label goes too.
-    set_private(hub, owner)
+    make_private(hub, owner)
     assert not (static / owner / "simple").exists()
     assert not (static / owner / "files").exists()
     assert not list(static.rglob("*.tmp"))
@@ -205,7 +193,7 @@ def test_nginx_serves_public_pages_and_passes_the_rest_to_the_hub(
         assert http(file_url + ".metadata").headers["content-type"].startswith("text/plain")
         # A private label: not in the tree, so the hub answers, 404 without a token.
         assert upload(urls.label_url(front, owner, "secret"), wheel, token).status == 200
-        set_private(hub, owner, "secret")
+        make_private(hub, owner, "secret")
         secret = urls.simple_url(front, owner, "secret")
         assert http(secret + "tiny-pkg/").status == 404
         assert http(urls.file_url(front, owner, "secret", wheel.name)).status == 404
