@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.dists import make_wheel
 from tests.support.hub import HubProcess, http, make_private, running_hub, upload
-from tests.support.nginx import NGINX, running_nginx
+from tests.support.nginx import running_nginx
 from tests.support.pip import make_venv, pip_install
 from wheelhub.index import urls
 from wheelhub.server import create_token, open_storage
@@ -152,7 +152,6 @@ def test_a_static_dir_that_cannot_be_written_is_refused_before_serving(tmp_path:
     assert not (tmp_path / "root" / "static-dir").exists()
 
 
-@pytest.mark.skipif(not NGINX.exists(), reason="Debian's nginx is not installed")
 def test_nginx_serves_public_pages_and_passes_the_rest_to_the_hub(
         static_hub: tuple[HubProcess, Path], owner: str, tmp_path: Path) -> None:
     hub, static = static_hub
