@@ -15,15 +15,19 @@ DEPLOY_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
 
 
 def render(static: Path, upstreams: Sequence[str], port: int, access_log: Path) -> str:
-    """``deploy/nginx.conf`` for *static* and hub instances at *upstreams* (host:port)."""
+    """``deploy/nginx.conf`` for *static* and hub instances at *upstreams* (host:port):
+    the first argument of each marked line set, the rest of the line kept."""
     text = DEPLOY_CONF.read_text()
-    marked = {"listen": f"listen 127.0.0.1:{port};",
-              "static dir": f"root {static};",
-              "access log": f"access_log {access_log} wheelhub;",
-              "one line per hub instance": " ".join(f"server {u};" for u in upstreams)}
-    for marker, line in marked.items():
-        pattern = rf"^(\s*)\S[^\n]*# wheelhub: {marker}[^\n]*$"
-        text, count = re.subn(pattern, rf"\g<1>{line}", text, flags=re.M)
+    marked = {"listen": [f"127.0.0.1:{port}"], "static dir": [str(static)],
+              "access log": [str(access_log)], "one line per hub instance": list(upstreams)}
+    for marker, values in marked.items():
+        pattern = rf"^(\s*)(\w+) [^\s;]+([^\n]*?;)[^\n]*# wheelhub: {marker}[^\n]*$"
+
+        def lines(match: re.Match[str], values: list[str] = values) -> str:
+            indent, directive, rest = match.groups()
+            return "\n".join(f"{indent}{directive} {value}{rest}" for value in values)
+
+        text, count = re.subn(pattern, lines, text, flags=re.M)
         assert count == 1, f"deploy/nginx.conf has no line marked '# wheelhub: {marker}'"
     return text
 
