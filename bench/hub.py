@@ -703,20 +703,22 @@ def measure_front(work: Path, plain: Server | None, projects: Sequence[str],
             peers = [("nginx front", front, urls.simple_url("", OWNER, DEFAULT_LABEL))]
             if plain is not None:
                 peers.append(("plain nginx", plain.base_url, plain.simple_root))
-            for name, base, root in peers:
-                paths = [f"{root}{p}/" for p in projects]
-                load(base, paths[:50], concurrency=16, seconds=0.3)  # warm up
-                result = load(base, paths, concurrency=16, seconds=seconds)
-                results[name] = result.rps
-                print(f"  {name:<12} {result.rps:9.0f} req/s  p50 {result.pct(0.5):6.2f} ms  "
-                      f"p99 {result.pct(0.99):6.2f} ms"
-                      f"{f'  errors {result.errors}' if result.errors else ''}", flush=True)
+            # Interleaved rounds, best of each: a busy box shifts one phase, not the ratio.
+            for _round in range(3):
+                for name, base, root in peers:
+                    paths = [f"{root}{p}/" for p in projects]
+                    load(base, paths[:50], concurrency=16, seconds=0.3)  # warm up
+                    result = load(base, paths, concurrency=16, seconds=seconds)
+                    results[name] = max(results.get(name, 0.0), result.rps)
+                    print(f"  {name:<12} {result.rps:9.0f} req/s  p50 {result.pct(0.5):6.2f} ms"
+                          f"  p99 {result.pct(0.99):6.2f} ms"
+                          f"{f'  errors {result.errors}' if result.errors else ''}", flush=True)
     finally:
         hub.stop()
     if "plain nginx" in results:
         ratio = results["nginx front"] / results["plain nginx"]
         results["ratio"] = ratio
-        print(f"  front / plain: {ratio:.2f}x (target >= 0.8x)", flush=True)
+        print(f"  front / plain, best of 3 each: {ratio:.2f}x (target >= 0.8x)", flush=True)
     return results
 
 

@@ -322,6 +322,16 @@ class SqlStorage:
         elif (projects := labels.setdefault(key, set())) is not None:
             projects.add(project)
 
+    def page_variants(self, owner: str, label: str,
+                      project: str) -> dict[tuple[bool, bool], bytes] | None:
+        """All four stored bodies of a page, by (json, gzip), in one read (None: no page)."""
+        row = self._conn().execute(
+            f"SELECT {', '.join('p.' + c for c in _PAGE_COLUMNS.values())} "  # noqa: S608
+            "FROM pages p JOIN labels l ON l.id=p.label_id JOIN owners o ON o.id=l.owner_id "
+            "WHERE o.name=? AND l.name=? AND p.project=?", (owner, label, project)).fetchone()
+        return None if row is None else {kind: bytes(body) for kind, body in
+                                         zip(_PAGE_COLUMNS, row, strict=True)}
+
     def page_projects(self, owner: str, label: str) -> list[str]:
         """The projects with a page in the label (INDEX for its /simple/ page)."""
         rows = self._conn().execute(

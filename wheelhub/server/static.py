@@ -171,10 +171,9 @@ class StaticMirror:
         page_dir = base / urls.SIMPLE_SEGMENT / project if project else base / urls.SIMPLE_SEGMENT
         files_dir = base / urls.FILES_SEGMENT
         before = _linked(page_dir / PAGE_FILES[(True, False)])
-        pages = {kind: storage.page(owner, label, project, json=kind[0], gzip=kind[1]).page
-                 for kind in PAGE_FILES}
+        pages = storage.page_variants(owner, label, project)
         now: set[str] = set()
-        if all(page is not None for page in pages.values()):
+        if pages is not None:
             if project:
                 files_dir.mkdir(parents=True, exist_ok=True)
                 for record in storage.page_files(owner, label, project):
@@ -182,9 +181,7 @@ class StaticMirror:
                     now.add(record.filename)
             page_dir.mkdir(parents=True, exist_ok=True)
             for kind, name in PAGE_FILES.items():
-                page = pages[kind]
-                assert page is not None
-                _replace(page_dir / name, page.body)
+                _replace(page_dir / name, pages[kind])
         elif project:
             _remove_tree(page_dir)
         for filename in before - now:
