@@ -10,6 +10,11 @@ the hub's precomputed pages. For each server it prints req/s and p50/p99 latency
 concurrency 1 and 16 for ``/simple/<p>/``, ``/simple/`` and a file GET; twine upload
 files/s; ``pip install --dry-run`` time; startup time; RSS. Then the hub alone: upload
 rate at concurrency 8 and ``/simple/<p>/`` with ~1.5k vs ~100k files in the store.
+Scaling out (issue 15): ``/simple/<p>/`` at 16 clients through ``deploy/nginx.conf`` in
+front of a hub writing ``--static-dir`` vs the plain nginx peer (interleaved, best of 3
+each; target >= 0.8x), and uploads/s at 8 clients on SQLite, SQLite with ``--static-dir``,
+and PostgreSQL (Debian's, fsync on, started in a temp dir) with 1 and 2 workers
+(``--skip front,scaling`` leaves them out).
 
 One full run (2026-11-21, 2 cores, 1,501 wheels in 301 projects, client on the same box):
 
