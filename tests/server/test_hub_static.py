@@ -4,6 +4,7 @@ labels never served from the tree)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import hashlib
 import json
@@ -19,6 +20,7 @@ from tests.support.dists import make_wheel
 from tests.support.hub import HubProcess, http, make_private, running_hub, upload
 from tests.support.nginx import running_nginx
 from tests.support.pip import make_venv, pip_install
+from tests.support.postgres import Postgres
 from wheelhub.index import urls
 from wheelhub.server import create_token, open_storage
 from wheelhub.server.storage import Selection, Upstream
@@ -206,3 +208,19 @@ def test_nginx_serves_public_pages_and_passes_the_rest_to_the_hub(
         assert http(index + "Tiny_Pkg/").status in (301, 308)
     access = (tmp_path / "nginx" / "access.log").read_text()  # flushed as nginx stopped
     assert reader not in access and "/t/***/" in access
+
+
+def test_workers_on_postgres_share_one_tree(postgres: Postgres, tmp_path: Path) -> None:
+    """``--workers 2``: the tree is built once before forking; each worker mirrors its own
+    commits, and every upload's page ends up listing it."""
+    static = tmp_path / "static"
+    wheels = [make_wheel(tmp_path / "dist", "tiny-pkg", f"1.{i}") for i in range(8)]
+    with running_hub(tmp_path / "root", database=postgres.new_database(),
+                     extra_args=["--workers", "2", "--static-dir", str(static)]) as hub:
+        token = create_token(hub.root, owner="acme", scope="upload")
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            replies = list(pool.map(lambda w: upload(hub.upload_url("acme"), w, token), wheels))
+        assert [r.status for r in replies] == [200] * len(wheels)
+        assert sorted(listed(static, "acme", "main", "tiny-pkg")) == sorted(w.name for w in wheels)
+        assert sorted(p.name for p in (static / "acme" / "files").glob("*.whl")) \
+            == sorted(w.name for w in wheels)
