@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from wheelhub.index import urls
 from wheelhub.index.simple import METADATA_SUFFIX
-from wheelhub.server.errors import HubError
+from wheelhub.server.errors import StaticDirError
 from wheelhub.util.log import get_logger
 
 if TYPE_CHECKING:
@@ -51,16 +51,6 @@ LOCK_NAME = ".wheelhub-static.lock"
 # (json, gzip) -> the file a page is written to, for nginx's negotiation and gzip_static.
 PAGE_FILES = {(False, False): "index.html", (False, True): "index.html.gz",
               (True, False): "index.json", (True, True): "index.json.gz"}
-
-
-class StaticDirError(HubError):
-    """The static dir cannot be written: refused before serving."""
-
-    @classmethod
-    def not_writable(cls, path: Path, why: str) -> StaticDirError:
-        return cls(f"--static-dir {path}: cannot write there ({why})",
-                   hint="give the hub's user write access, or pick another directory",
-                   exit_code=2)
 
 
 def _replace(path: Path, data: bytes) -> None:
