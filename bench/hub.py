@@ -10,6 +10,11 @@ the hub's precomputed pages. For each server it prints req/s and p50/p99 latency
 concurrency 1 and 16 for ``/simple/<p>/``, ``/simple/`` and a file GET; twine upload
 files/s; ``pip install --dry-run`` time; startup time; RSS. Then the hub alone: upload
 rate at concurrency 8 and ``/simple/<p>/`` with ~1.5k vs ~100k files in the store.
+Scaling out (issue 15): ``/simple/<p>/`` at 16 clients through ``deploy/nginx.conf`` in
+front of a hub writing ``--static-dir`` vs the plain nginx peer (interleaved, best of 3
+each; target >= 0.8x), and uploads/s at 8 clients on SQLite, SQLite with ``--static-dir``,
+and PostgreSQL (Debian's, fsync on, started in a temp dir) with 1 and 2 workers
+(``--skip front,scaling`` leaves them out).
 
 One full run (2026-11-21, 2 cores, 1,501 wheels in 301 projects, client on the same box):
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -50,12 +56,14 @@ sys.path.insert(0, str(ROOT))  # the test support package lives beside wheelhub
 
 from tests.support.dists import make_wheel  # noqa: E402
 from tests.support.hub import multipart, upload, upload_form  # noqa: E402
+from tests.support.nginx import NGINX, running_nginx  # noqa: E402
 from tests.support.pip import offline_pip_env  # noqa: E402
+from tests.support.postgres import running_postgres  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 from wheelhub.index import urls  # noqa: E402
 from wheelhub.index.names import DEFAULT_LABEL  # noqa: E402
 from wheelhub.index.simple import METADATA_SUFFIX, render_index, render_project  # noqa: E402
-from wheelhub.server import create_token  # noqa: E402
+from wheelhub.server import create_token, open_storage  # noqa: E402
 from wheelhub.server.sqlite import SqliteStorage  # noqa: E402
 from wheelhub.server.storage import FileRecord  # noqa: E402
 
@@ -309,12 +317,13 @@ def pip_dry_run(index_url: str, requirements: Sequence[str] = ("bench-app",), *,
 # -- the servers -------------------------------------------------------------------------
 
 
-def hub_server(root: Path) -> Server:
+def hub_server(root: Path, *extra: str, name: str = "wheelhub") -> Server:
+    """``wheelhub serve`` on *root*; *extra* arguments (``--database``, ``--workers``...)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    return Server(name="wheelhub", base_url=base, ready_url=urls.health_url(base),
+    return Server(name=name, base_url=base, ready_url=urls.health_url(base),
                   command=[str(BIN / "wheelhub"), "serve", "--root", str(root), "--port",
-                           str(port)],
+                           str(port), *extra],
                   simple_root=urls.simple_url("", OWNER, DEFAULT_LABEL),
                   upload_url=urls.owner_url(base, OWNER), upload_auth=None)
 
@@ -569,7 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="per load phase")
     parser.add_argument("--big", type=int, default=100_000, help="files for the scale test")
     parser.add_argument("--twine-files", type=int, default=100)
-    parser.add_argument("--skip", default="", help="comma list: pypiserver,devpi,nginx")
+    parser.add_argument("--skip", default="", help="comma list: pypiserver,devpi,nginx,front,scaling")
     parser.add_argument("--quick", action="store_true", help="short phases, small scale test")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -683,6 +692,74 @@ def measure_scale(hub: Server, projects: Sequence[str], corpus_size: int, big: i
     hub.results["scale: big c=16"] = large
 
 
+def measure_front(work: Path, plain: Server | None, projects: Sequence[str],
+                  seconds: float) -> dict[str, float]:
+    """/simple/<p>/ through deploy/nginx.conf in front of a hub writing --static-dir, and
+    the plain nginx peer serving an export of the same pages, back to back."""
+    print("\n== /simple/<p>/ c=16: nginx front (deploy/nginx.conf) vs plain nginx ==",
+          flush=True)
+    static = work / "front-static"
+    hub = hub_server(work / "hub", "--static-dir", str(static), name="wheelhub-front")
+    hub.start(work)
+    results: dict[str, float] = {}
+    try:
+        with running_nginx(static, [hub.base_url.removeprefix("http://")],
+                           work / "front") as front:
+            peers = [("nginx front", front, urls.simple_url("", OWNER, DEFAULT_LABEL))]
+            if plain is not None:
+                peers.append(("plain nginx", plain.base_url, plain.simple_root))
+            # Interleaved rounds, best of each: a busy box shifts one phase, not the ratio.
+            for _round in range(3):
+                for name, base, root in peers:
+                    paths = [f"{root}{p}/" for p in projects]
+                    load(base, paths[:50], concurrency=16, seconds=0.3)  # warm up
+                    result = load(base, paths, concurrency=16, seconds=seconds)
+                    results[name] = max(results.get(name, 0.0), result.rps)
+                    print(f"  {name:<12} {result.rps:9.0f} req/s  p50 {result.pct(0.5):6.2f} ms"
+                          f"  p99 {result.pct(0.99):6.2f} ms"
+                          f"{f'  errors {result.errors}' if result.errors else ''}", flush=True)
+    finally:
+        hub.stop()
+    if "plain nginx" in results:
+        ratio = results["nginx front"] / results["plain nginx"]
+        results["ratio"] = ratio
+        print(f"  front / plain, best of 3 each: {ratio:.2f}x (target >= 0.8x)", flush=True)
+    return results
+
+
+def measure_upload_scaling(work: Path, count: int) -> dict[str, float]:
+    """Uploads/s at 8 clients: SQLite single, PostgreSQL (fsync on) with 1 and 2 workers,
+    and SQLite writing --static-dir (what the mirror costs an upload)."""
+    print(f"\n== uploads of {count} wheels at c=8: SQLite vs PostgreSQL workers ==", flush=True)
+    files = [make_wheel(work / "scaling", f"bench-up-{i:04d}", "1.0") for i in range(count)]
+    results: dict[str, float] = {}
+    # Its own temp dir: the server's user cannot pass through the 0700 work directory.
+    pg_dir = Path(tempfile.mkdtemp(prefix="wheelhub-bench-pg-"))
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, pg_dir, ignore_errors=True)
+        postgres = cleanup.enter_context(running_postgres(pg_dir, durable=True))
+        setups: list[tuple[str, tuple[str, ...]]] = [
+            ("SQLite single", ()),
+            ("SQLite + static dir", ("--static-dir", str(work / "scaling-static"))),
+            ("PostgreSQL 1 worker", ("--database", postgres.new_database())),
+            ("PostgreSQL 2 workers", ("--database", postgres.new_database(), "--workers", "2")),
+        ]
+        for index, (name, extra) in enumerate(setups):
+            root = work / f"scaling-{index}"
+            if extra[:1] == ("--database",):
+                open_storage(root, extra[1]).close()  # the root remembers its database
+            token = create_token(root, owner=OWNER, scope="upload")
+            hub = hub_server(root, *extra, name=name)
+            hub.start(work)
+            try:
+                rate = upload_many(hub.upload_url or "", files, token, threads=8)
+            finally:
+                hub.stop()
+            results[name] = rate
+            print(f"  {name:<22} {rate:7.0f} files/s", flush=True)
+    return results
+
+
 def run(args: argparse.Namespace, work: Path, skip: set[str]) -> int:
     corpus = make_corpus(work / "corpus", args.projects, args.per_project)
     projects = [f"bench-proj-{p:04d}" for p in range(args.projects)]
@@ -698,6 +775,11 @@ def run(args: argparse.Namespace, work: Path, skip: set[str]) -> int:
             if server.process is not None:
                 server.results["RSS after load MiB"] = rss_mib(server.process.pid)
         measure_clients(servers, work, token, args.twine_files)
+        if "front" not in skip and NGINX.exists():
+            plain = next((s for s in servers if s.name == "nginx"), None)
+            hub.results["front"] = measure_front(work, plain, projects, args.seconds)
+        if "scaling" not in skip:
+            hub.results["upload scaling"] = measure_upload_scaling(work, args.twine_files * 3)
         measure_scale(hub, projects, len(corpus), args.big, args.seconds)
         table(servers)
         if args.json:

@@ -238,6 +238,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "(postgresql://USER@HOST/DB; the root remembers it) instead of SQLite under --root"),
     OptionSpec(name="db.to", kind="str", default="", metavar="URL", commands=frozenset({"db"}),
                help="the empty PostgreSQL database to copy the hub into (postgresql://...)"),
+    OptionSpec(name="serve.static_dir", kind="path", default="", metavar="DIR",
+               commands=frozenset({"serve"}),
+               help="write public labels' pages and files here after every change, for a "
+               "web server in front (deploy/nginx.conf); the root remembers it"),
     OptionSpec(name="serve.workers", kind="int", default=1, minimum=1,
                commands=frozenset({"serve"}),
                help="worker processes on one port (more than 1 needs --database)"),

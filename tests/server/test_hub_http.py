@@ -11,7 +11,14 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from tests.support.dists import make_sdist, make_wheel
-from tests.support.hub import HubProcess, database_bytes, http, running_hub, upload
+from tests.support.hub import (
+    HubProcess,
+    database_bytes,
+    http,
+    make_private,
+    running_hub,
+    upload,
+)
 from wheelhub.index.urls import label_url, with_token
 from wheelhub.server import create_token, open_storage
 
@@ -163,18 +170,6 @@ def test_tokens_scopes_globs_expiry_revocation(hub: HubProcess, owner: str, whee
     db = database_bytes(hub.root)
     assert narrow.encode() not in db and revocable.encode() not in db
     assert upload(hub.upload_url("no-such-owner"), wheel, narrow).status == 404
-
-
-def make_private(hub: HubProcess, owner: str, label: str | None = None) -> None:
-    """Make *owner*, or one of its labels, private."""
-    storage = open_storage(hub.root)
-    try:
-        if label is None:
-            storage.set_owner_private(owner, True)
-        else:
-            storage.set_label_private(owner, label, True)
-    finally:
-        storage.close()
 
 
 def test_private_label_and_owner_answer_404(hub: HubProcess, owner: str, upload_token: str,

@@ -69,6 +69,21 @@ def running_hub(root: Path, *, extra_args: Sequence[str] = (),
         yield HubProcess(base_url=base_url, root=root, pid=process.pid, log_path=log_path)
 
 
+def make_private(hub: HubProcess, owner: str, label: str | None = None) -> None:
+    """Make *owner*, or one of its labels, private (what ``wheelhub owner/label
+    visibility ... private`` does on the hub's root)."""
+    from wheelhub.server import open_storage
+
+    storage = open_storage(hub.root)
+    try:
+        if label is None:
+            storage.set_owner_private(owner, True)
+        else:
+            storage.set_label_private(owner, label, True)
+    finally:
+        storage.close()
+
+
 @contextlib.contextmanager
 def raw_database(root: Path) -> Iterator[Conn]:
     """A write transaction on the hub's database, whichever backend, taking SQLite's SQL

@@ -69,13 +69,13 @@ class Postgres:
         self.process = _start(self.directory, self.port)
 
 
-def _start(directory: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(directory: Path, port: int, *, durable: bool = False) -> subprocess.Popen[bytes]:
     import psycopg
 
     log = (directory / "server.log").open("ab")
     process = subprocess.Popen(
         _as_server_user([_bin("postgres"), "-D", str(directory / "data"), "-p", str(port),
-                         "-h", "127.0.0.1", "-k", str(directory), "-c", "fsync=off",
+                         "-h", "127.0.0.1", "-k", str(directory), "-c", f"fsync={'on' if durable else 'off'}",
                          "-c", "max_connections=200"]),
         stdout=log, stderr=subprocess.STDOUT)
     log.close()
@@ -108,8 +108,9 @@ def _stop(process: subprocess.Popen[bytes], directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_postgres(directory: Path) -> Iterator[Postgres]:
-    """initdb into *directory*, start the server on a free loopback port, stop it after."""
+def running_postgres(directory: Path, *, durable: bool = False) -> Iterator[Postgres]:
+    """initdb into *directory*, start the server on a free loopback port, stop it after;
+    *durable* keeps fsync on (benchmarks: as SQLite's synchronous=FULL), tests run without."""
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")  # its parents must let it through
@@ -118,7 +119,7 @@ def running_postgres(directory: Path) -> Iterator[Postgres]:
                                     "--no-sync"]),
                    check=True, stdout=subprocess.DEVNULL)
     port = free_port()
-    server = Postgres(port=port, directory=directory, process=_start(directory, port))
+    server = Postgres(port=port, directory=directory, process=_start(directory, port, durable=durable))
     try:
         yield server
     finally:

@@ -22,7 +22,9 @@ def run(args: argparse.Namespace) -> int:
     from wheelhub.server.webhooks import DeliverySettings
 
     config = resolved_from_args(args)
+    static_dir = config.get("serve.static_dir")
     settings = HubSettings(root=root_of(args, config), database=config.get("serve.database"),
+                           static_dir=config.directory / static_dir if static_dir else None,
                            max_upload_bytes=config.get("serve.max_upload_size"),
                            max_unpacked_bytes=config.get("serve.max_unpacked_size"),
                            create_labels_on_upload=config.get("serve.create_labels"),

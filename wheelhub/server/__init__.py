@@ -29,16 +29,28 @@ __all__ = ["create_owner", "create_token", "issue_token", "open_storage", "set_u
 
 
 DATABASE_FILE = "database.url"  # under the root: the PostgreSQL database its hub uses
+STATIC_FILE = "static-dir"  # under the root: where its public pages are mirrored
 
 
-def open_storage(root: Path, database: str = "") -> SqlStorage:
+def open_storage(root: Path, database: str = "", static_dir: Path | None = None) -> SqlStorage:
     """The storage of the hub at *root* (created if missing). Close it when done.
 
     With *database* (a ``postgresql://`` URL) the metadata lives there and the root
     remembers it, so every later command on the root (tokens, labels) finds it; without
     one, the database the root remembers, else the embedded SQLite under the root.
+    *static_dir* (``serve --static-dir``), also remembered by the root, gets every change
+    to a public label's pages (:mod:`wheelhub.server.static`), whichever command makes it.
     """
-    root = Path(root)
+    storage = _open_database(Path(root), database)
+    try:
+        _attach_static(storage, static_dir)
+    except BaseException:
+        storage.close()
+        raise
+    return storage
+
+
+def _open_database(root: Path, database: str) -> SqlStorage:
     recorded = root / DATABASE_FILE
     url = database or (recorded.read_text().strip() if recorded.exists() else "")
     if not url:
@@ -49,6 +61,19 @@ def open_storage(root: Path, database: str = "") -> SqlStorage:
     if database and (not recorded.exists() or recorded.read_text().strip() != database):
         record_database(root, database)
     return storage
+
+
+def _attach_static(storage: SqlStorage, static_dir: Path | None) -> None:
+    from wheelhub.server.static import StaticMirror
+
+    recorded = storage.root / STATIC_FILE
+    if static_dir is None and recorded.exists():
+        static_dir = Path(recorded.read_text().strip())
+    if static_dir is None:
+        return
+    storage.static = StaticMirror(static_dir.absolute())
+    if not recorded.exists() or recorded.read_text().strip() != str(static_dir.absolute()):
+        recorded.write_text(f"{static_dir.absolute()}\n")
 
 
 def record_database(root: Path, url: str) -> None:

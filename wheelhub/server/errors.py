@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from wheelhub.errors import WheelhubError
 from wheelhub.util.redact import redact
 
@@ -246,3 +248,13 @@ class SchemaTooNew(HubError):
     def at(cls, where: str, version: int) -> SchemaTooNew:
         return cls(f"{redact(where)} was written by a newer wheelhub (schema {version})",
                    hint="upgrade wheelhub", exit_code=2)
+
+
+class StaticDirError(HubError):
+    """The static dir cannot be written: refused before serving."""
+
+    @classmethod
+    def not_writable(cls, path: Path, why: str) -> StaticDirError:
+        return cls(f"--static-dir {path}: cannot write there ({why})",
+                   hint="give the hub's user write access, or pick another directory",
+                   exit_code=2)

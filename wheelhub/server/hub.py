@@ -45,6 +45,7 @@ MiB = 1024 * 1024
 class HubSettings:
     root: Path
     database: str = ""  # postgresql://...; empty: the one the root records, else SQLite
+    static_dir: Path | None = None  # mirror public pages here (else the one the root records)
     max_upload_bytes: int = 256 * MiB
     max_unpacked_bytes: int = 2048 * MiB
     create_labels_on_upload: bool = True

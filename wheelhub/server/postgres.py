@@ -245,7 +245,7 @@ class PostgresStorage(SqlStorage):
                 self._pool.putconn(conn.raw)
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Conn]:
+    def _transaction(self) -> Iterator[Conn]:
         conn = self._conn()
         with conn._unavailable(), conn.raw.transaction():
             conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))

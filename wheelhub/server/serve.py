@@ -31,8 +31,12 @@ class ServeOptions:
     workers: int = 1  # processes accepting on one socket, each with its own pool
 
 
-def build_app(settings: HubSettings) -> HubApp:
-    storage = open_storage(settings.root, settings.database)
+def build_app(settings: HubSettings, *, rebuild: bool = True) -> HubApp:
+    """The app on a fresh storage; *rebuild* the static tree (once per start, not per
+    worker)."""
+    storage = open_storage(settings.root, settings.database, settings.static_dir)
+    if rebuild and storage.static is not None:
+        storage.static.rebuild(storage)
     removed = storage.clean_temp()
     if removed:
         log.info("removed %d leftover partial upload(s) from %s", removed, storage.tmp)
@@ -69,7 +73,7 @@ def _serve_workers(options: ServeOptions) -> None:
     """*workers* forked processes accepting on one socket; one that dies is replaced."""
     import uvicorn
 
-    open_storage(options.settings.root, options.settings.database).close()  # errors first
+    build_app(options.settings).hub.storage.close()  # errors first, and the static tree
     sock = socket.create_server((options.host, options.port), backlog=2048)
     stopping = False
 
@@ -78,7 +82,8 @@ def _serve_workers(options: ServeOptions) -> None:
         if pid == 0:  # the worker: its own storage and pool, opened after the fork
             code = 0
             try:
-                uvicorn.Server(_config(options, build_app(options.settings))).run(sockets=[sock])
+                app = build_app(options.settings, rebuild=False)
+                uvicorn.Server(_config(options, app)).run(sockets=[sock])
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
                 code = 1

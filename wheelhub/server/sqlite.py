@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from packaging.version import InvalidVersion, Version
 
@@ -46,6 +46,9 @@ from wheelhub.index.simple import (
     render_project,
 )
 from wheelhub.server.errors import HubNotFound, LabelConflict, SchemaTooNew, UploadConflict
+
+if TYPE_CHECKING:
+    from wheelhub.server.static import StaticMirror
 from wheelhub.server.storage import (
     AddOutcome,
     AuditEvent,
@@ -267,8 +270,17 @@ class SqlStorage:
         self.tag = f"{os.getpid()}x{secrets.token_hex(4)}"
         self._alive = os.open(self.run / f"{self.tag}.lock", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._alive, fcntl.LOCK_EX)
+        # Where public pages are mirrored after each commit (``serve --static-dir``), and
+        # the labels this thread's open transaction changed: {(owner, label): projects},
+        # None for the whole label (its visibility changed, or it went).
+        self.static: StaticMirror | None = None
+        self._changes = threading.local()
 
     def _release_run_lock(self) -> None:
+        """What every backend's close releases besides its connections."""
+        if self.static is not None:
+            self.static.close()
+            self.static = None
         if self._alive >= 0:
             with contextlib.suppress(FileNotFoundError):
                 (self.run / f"{self.tag}.lock").unlink()
@@ -278,8 +290,54 @@ class SqlStorage:
     def _conn(self) -> Conn:
         raise NotImplementedError
 
-    def _write(self) -> contextlib.AbstractContextManager[Conn]:
+    def _transaction(self) -> contextlib.AbstractContextManager[Conn]:
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Conn]:
+        """A write transaction (excluding other writers); after it commits, the static
+        mirror gets the pages it changed."""
+        self._changes.labels = {}
+        try:
+            with self._transaction() as tx:
+                yield tx
+            changed: dict[tuple[str, str], set[str] | None] = self._changes.labels
+        finally:
+            self._changes.labels = {}
+        if changed and self.static is not None:
+            self.static.apply(self, changed)
+
+    def _touch(self, conn: Conn, label_id: int, project: str | None) -> None:
+        """Note for the static mirror that *project*'s page (None: the whole label) changed."""
+        if self.static is None:
+            return
+        row = conn.execute("SELECT o.name, l.name FROM labels l JOIN owners o "
+                           "ON o.id=l.owner_id WHERE l.id=?", (label_id,)).fetchone()
+        if row is None:
+            return
+        labels: dict[tuple[str, str], set[str] | None] = self._changes.labels
+        key = (str(row[0]), str(row[1]))
+        if project is None:
+            labels[key] = None
+        elif (projects := labels.setdefault(key, set())) is not None:
+            projects.add(project)
+
+    def page_variants(self, owner: str, label: str,
+                      project: str) -> dict[tuple[bool, bool], bytes] | None:
+        """All four stored bodies of a page, by (json, gzip), in one read (None: no page)."""
+        row = self._conn().execute(
+            f"SELECT {', '.join('p.' + c for c in _PAGE_COLUMNS.values())} "  # noqa: S608
+            "FROM pages p JOIN labels l ON l.id=p.label_id JOIN owners o ON o.id=l.owner_id "
+            "WHERE o.name=? AND l.name=? AND p.project=?", (owner, label, project)).fetchone()
+        return None if row is None else {kind: bytes(body) for kind, body in
+                                         zip(_PAGE_COLUMNS, row, strict=True)}
+
+    def page_projects(self, owner: str, label: str) -> list[str]:
+        """The projects with a page in the label (INDEX for its /simple/ page)."""
+        rows = self._conn().execute(
+            "SELECT p.project FROM pages p JOIN labels l ON l.id=p.label_id JOIN owners o "
+            "ON o.id=l.owner_id WHERE o.name=? AND l.name=?", (owner, label))
+        return sorted(str(r[0]) for r in rows)
 
     def close(self) -> None:
         raise NotImplementedError
@@ -314,6 +372,13 @@ class SqlStorage:
             if tx.execute("UPDATE owners SET private=? WHERE name=?",
                           (int(private), name)).rowcount == 0:
                 raise HubNotFound.owner(name)
+            self._touch_owner(tx, self._owner_id(tx, name))
+
+    def _touch_owner(self, tx: Conn, owner_id: int) -> None:
+        """Every label of the owner changed for the static mirror (visibility, upstream)."""
+        for (label_id,) in tx.execute("SELECT id FROM labels WHERE owner_id=?",
+                                      (owner_id,)).fetchall():
+            self._touch(tx, int(label_id), None)
 
     def _owner_id(self, conn: Conn, owner: str) -> int:
         row = conn.execute("SELECT id FROM owners WHERE name=?", (owner,)).fetchone()
@@ -437,6 +502,7 @@ class SqlStorage:
         with self._write() as tx:
             label_id = self._label_id(tx, owner, label)
             tx.execute("UPDATE labels SET private=? WHERE id=?", (int(private), label_id))
+            self._touch(tx, label_id, None)
 
     def visibility(self, owner: str, label: str) -> Visibility:
         row = self._conn().execute(
@@ -495,6 +561,7 @@ class SqlStorage:
                      "json_gz) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (label_id, project, page.etag, page.html, page.html_gz, page.json,
                       page.json_gz))
+        self._touch(conn, label_id, project)
 
     def _refresh(self, conn: Conn, label_id: int, projects: set[str], *,
                  index: bool = False) -> None:
@@ -516,6 +583,7 @@ class SqlStorage:
             else:
                 conn.execute("DELETE FROM pages WHERE label_id=? AND project=?",
                              (label_id, project))
+                self._touch(conn, label_id, project)
             index_changed |= had != bool(records)
         if index_changed:
             chain = self._chain(conn, label_id)
@@ -712,6 +780,7 @@ class SqlStorage:
                                  hint="change their bases first (`wheelhub label bases`)")
             count = tx.execute("DELETE FROM label_files WHERE label_id=?", (label_id,)).rowcount
             tx.execute("DELETE FROM label_bases WHERE label_id=?", (label_id,))
+            self._touch(tx, label_id, None)
             tx.execute("DELETE FROM pages WHERE label_id=?", (label_id,))
             tx.execute("DELETE FROM labels WHERE id=?", (label_id,))
             orphans = self._drop_orphan_rows(tx)
@@ -784,6 +853,7 @@ class SqlStorage:
                 tx.execute("INSERT OR REPLACE INTO upstreams(owner_id, url, allow) "
                            "VALUES (?, ?, ?)", (owner_id, upstream.url,
                                                 ",".join(sorted(upstream.allow))))
+            self._touch_owner(tx, owner_id)  # pages with an upstream are the hub's to serve
 
     def get_upstream(self, owner: str) -> Upstream | None:
         row = self._conn().execute(
@@ -1009,6 +1079,7 @@ class SqlStorage:
         for item in plan:
             label_id = ids[item.label]
             if not item.filename:
+                self._touch(tx, label_id, None)
                 tx.execute("DELETE FROM label_files WHERE label_id=?", (label_id,))
                 tx.execute("DELETE FROM pages WHERE label_id=?", (label_id,))
                 tx.execute("DELETE FROM labels WHERE id=?", (label_id,))
@@ -1210,7 +1281,7 @@ class SqliteStorage(SqlStorage):
         return conn
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
