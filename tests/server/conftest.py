@@ -18,8 +18,9 @@ from tests.support.postgres import Postgres, running_postgres
 from wheelhub.server import create_token
 
 _counter = itertools.count()
-# Both by default; WHEELHUB_TEST_BACKENDS=sqlite runs the embedded one alone.
-BACKENDS = tuple(os.environ.get("WHEELHUB_TEST_BACKENDS", "sqlite,postgres").split(","))
+# Both by default; HUB_TEST_BACKENDS=sqlite runs the embedded one alone (not WHEELHUB_*:
+# the hub rejects unknown WHEELHUB_ variables in its environment).
+BACKENDS = tuple(os.environ.get("HUB_TEST_BACKENDS", "sqlite,postgres").split(","))
 
 
 @pytest.fixture(scope="session")
