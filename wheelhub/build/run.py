@@ -27,7 +27,7 @@ from wheelhub.build.results import BuildResult, PrefixFailure
 from wheelhub.build.shards import Knowledge, Shard, only_shard
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.timings import Timings
-from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe
+from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe, remove_partial_files
 from wheelhub.cache.sources import CacheSource, open_sources
 from wheelhub.engines import make_engine
 from wheelhub.engines.base import Engine, ImageInfo
@@ -124,6 +124,8 @@ def build(options: BuildOptions, *, engine: Engine | None = None,
     sources = cache_sources(options)  # a URL that is no cache fails here, before anything
     requirements, build_requirements = load_inputs(options)
     check_writable(options.wheelhouse)
+    if partial := remove_partial_files(options.wheelhouse):
+        logger.info("removed %d partial file(s) an interrupted run left in the wheelhouse", len(partial))
     engine = engine or make_engine(options)
     plan, old_manifest, image = planned_build(options, engine, requirements, sources=sources,
                                               shard=shard)

@@ -30,6 +30,18 @@ def check_writable(wheelhouse: Path) -> None:
         raise WheelhouseError.not_writable(str(wheelhouse), error.strerror or str(error)) from None
 
 
+def remove_partial_files(wheelhouse: Path) -> list[str]:
+    """Remove the temporary files of writes a killed run left (``.<name>.<random>.tmp``, as
+    :func:`~wheelhub.util.fileio.atomic_writer` names them). One build per wheelhouse at a
+    time, so at the start of a build none of them belongs to a live write."""
+    removed = []
+    for path in wheelhouse.glob(".*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path.name)
+    return removed
+
+
 class Wheelhouse:
     """Stores wheels coming out of sessions. Thread-safe; one per build."""
 
