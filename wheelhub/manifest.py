@@ -97,10 +97,22 @@ class Entry:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class LockedFile:
+    """A file a hermetic build fetched on the host (``--hermetic``), and what needed it.
+    An empty filename records that the need found nothing (no wheel for that Python)."""
+
+    filename: str
+    sha256: str
+    need: str  # the requirement or build backend, with a digest of its inputs
+    python: str = ""  # '' for every Python (an sdist)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Manifest:
     entries: tuple[Entry, ...] = ()
     image: str = ""
     image_id: str = ""
+    lock: tuple[LockedFile, ...] = ()  # what the last --hermetic run fetched
 
     # -- queries -------------------------------------------------------------------------
     def find(self, project: str, python: str) -> Entry | None:
@@ -155,8 +167,12 @@ class Manifest:
     # -- persistence ---------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         ordered = sorted(self.entries, key=lambda e: (e.project, e.python))
-        return {"format": FORMAT_VERSION, "image": self.image, "image_id": self.image_id,
-                "entries": [e.to_json() for e in ordered]}
+        data: dict[str, Any] = {"format": FORMAT_VERSION, "image": self.image,
+                                "image_id": self.image_id,
+                                "entries": [e.to_json() for e in ordered]}
+        if self.lock:
+            data["lock"] = [asdict(f) for f in self.lock]
+        return data
 
     def save(self, wheelhouse: Path) -> None:
         text = json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
@@ -173,7 +189,8 @@ class Manifest:
         if data.get("format") != FORMAT_VERSION:
             return cls()
         return cls(entries=tuple(Entry.from_json(e) for e in data.get("entries", ())),
-                   image=data.get("image", ""), image_id=data.get("image_id", ""))
+                   image=data.get("image", ""), image_id=data.get("image_id", ""),
+                   lock=tuple(LockedFile(**f) for f in data.get("lock", ())))
 
 
 class ManifestWriter:

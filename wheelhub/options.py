@@ -151,6 +151,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "0: no limit"),
     OptionSpec(name="force", kind="bool", default=False, commands=_BUILDING,
                help="rebuild everything, ignoring the manifest's cache"),
+    OptionSpec(name="hermetic", kind="bool", default=False, commands=_BUILDING,
+               help="fetch every sdist, wheel and build backend on the host first (hashes "
+               "locked in the manifest), then build with no network (--network none); "
+               "requirements must be pinned and complete"),
     OptionSpec(name="runtime_image", kind="str", default="python:{version}-slim",
                commands=_BUILDING,
                help="image `wheelhub test` installs wheels into (no compiler, no -dev libs): "
@@ -539,6 +543,7 @@ class BuildOptions:
     cache_token_env: str = default("cache_token_env")
     shard: str = ""  # "I/N" or "I/N:projects"; parsed by wheelhub.build.shards
     frontend: str = "pip"  # one of FRONTENDS
+    hermetic: bool = False  # prefetch on the host, then build containers with no network
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, *, cwd: Path,
@@ -578,6 +583,7 @@ class BuildOptions:
             memory=config.get("memory"),
             cache_dir=(cwd / cache_raw).resolve() if cache_raw else default_cache_dir(env),
             force=config.get("force"),
+            hermetic=config.get("hermetic"),
             recipes=config.recipes,
             cache_keep=config.get("cache.keep"),
             cache_max_size=config.get("cache.max_size"),

@@ -130,3 +130,47 @@ class ShardError(UsageError):
     def unknown_projects(cls, spec: str, names: Sequence[str]) -> ShardError:
         return cls(f"--shard '{spec}' names projects not in the requirements: {', '.join(names)}",
                    hint="run `wheelhub plan --shards N --matrix github` again for this checkout")
+
+
+class HermeticError(UsageError):
+    """``--hermetic``: something a build needs could not be fetched on the host first."""
+
+    @classmethod
+    def not_pinned(cls, location: str, requirement: str) -> HermeticError:
+        return cls(f"{location}: '{requirement}' is not pinned; --hermetic fetches exact "
+                   "versions", hint=f"pin it ('{requirement.partition(';')[0].strip()}==X.Y'), "
+                   "e.g. with pip-compile, or build without --hermetic")
+
+    @classmethod
+    def no_distribution(cls, requirement: str, location: str, pythons: list[str], plat: str,
+                        only_binary: str) -> HermeticError:
+        why = (f"no wheel for {', '.join(pythons)} on {plat} and {only_binary} forbids the sdist"
+               if only_binary else f"no sdist, and no wheel for {', '.join(pythons)} on {plat}")
+        return cls(f"{location}: '{requirement}' has {why}",
+                   hint="check the name and version on the index, choose another version, "
+                   "or drop the Pythons it does not support (--python)")
+
+    @classmethod
+    def fetch_failed(cls, what: str, python: str, detail: str) -> HermeticError:
+        where = f" for {python}" if python else ""
+        return cls(f"could not fetch the {what}{where} on the host: {detail}",
+                   hint="a build backend must be on the index as a wheel for that Python; "
+                   "pin one that is (requirements-build.txt constrains it), or build "
+                   "without --hermetic")
+
+    @classmethod
+    def hash_changed(cls, filename: str, locked: str, now: str) -> HermeticError:
+        return cls(f"{filename}: the index now serves other bytes than the lock in the "
+                   f"manifest (sha256 {locked[:12]}… locked, {now[:12]}… now)",
+                   hint="find out why the file changed; to accept the new bytes, delete "
+                   "the manifest's \"lock\" (or build with --force)")
+
+    @classmethod
+    def unreadable_sdist(cls, filename: str, detail: str) -> HermeticError:
+        return cls(f"cannot read the build-system of {filename}: {detail}",
+                   hint="the sdist is damaged or not a tar archive; check the index")
+
+    @classmethod
+    def needs_container(cls, engine: str) -> HermeticError:
+        return cls(f"--hermetic needs a container engine to cut the network; engine "
+                   f"'{engine}' cannot", hint="use --engine docker or podman")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wheelhub.build.remote import candidates
-from wheelhub.build.run import cache_sources, knowledge, load_inputs, planned_build
+from wheelhub.build.run import cache_sources, load_inputs, planned_build
 from wheelhub.build.shards import Shard, check_count, split
 from wheelhub.engines import make_engine
 from wheelhub.engines.base import Engine
@@ -45,9 +45,9 @@ def overview(options: BuildOptions, shards: int = 1, *,
     check_count(shards)
     sources = cache_sources(options)
     requirements, _build_requirements = load_inputs(options)
-    plan, manifest, _image = planned_build(options, engine or make_engine(options), requirements,
-                                           sources=sources)
-    known = knowledge(plan, manifest, sources)
+    built = planned_build(options, engine or make_engine(options), requirements,
+                          sources=sources)
+    plan, known = built.plan, built.known
     split_projects = split(plan, shards, known)
     shard_of = {p: i for i, projects in enumerate(split_projects, start=1) for p in projects}
     rows = []

@@ -15,11 +15,12 @@ import contextvars
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wheelhub.build.errors import DISK_FULL, HookError, WheelhouseError
+from wheelhub.build.errors import DISK_FULL, HermeticError, HookError, WheelhouseError
 from wheelhub.build.plan import CommonInputs, Plan, PlannedEntry, digest_of, make_plan
+from wheelhub.build.prefetch import Prefetch
 from wheelhub.build.remote import restore
 from wheelhub.build.report import write_reports
 from wheelhub.build.requirements import RequirementSet, parse_requirements
@@ -30,7 +31,7 @@ from wheelhub.build.timings import Timings
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe, remove_partial_files
 from wheelhub.cache.sources import CacheSource, open_sources
 from wheelhub.engines import make_engine
-from wheelhub.engines.base import Engine, ImageInfo
+from wheelhub.engines.base import Engine, ImageInfo, Session
 from wheelhub.engines.cache import prune
 from wheelhub.engines.errors import EngineError
 from wheelhub.engines.pythons import PythonPrefix
@@ -70,26 +71,38 @@ def common_inputs(options: BuildOptions, image: ImageInfo,
     build_options = (*requirements.pip_options, f"no-binary={','.join(options.no_binary)}",
                      f"only-binary={','.join(options.only_binary)}",
                      # pip's keys stay as they were before frontends were an option
-                     *((f"frontend={options.frontend}",) if options.frontend != "pip" else ()))
+                     *((f"frontend={options.frontend}",) if options.frontend != "pip" else ()),
+                     # a hermetic wheel was built from locked inputs alone
+                     *(("hermetic",) if options.hermetic else ()))
     return CommonInputs(image_id=image.id, hook_sha256=digest_of(options.setup),
                         build_requirements_sha256=digest_of(options.build_requirements),
                         plat=plat, build_options=build_options)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlannedBuild:
+    """What ``build`` runs and ``wheelhub plan`` shows."""
+
+    plan: Plan
+    manifest: Manifest  # the wheelhouse's manifest before this run
+    image: ImageInfo
+    known: Knowledge  # durations and closures (asked of remote caches once per run)
+
+
 def planned_build(options: BuildOptions, engine: Engine, requirements: RequirementSet, *,
                   sources: Sequence[CacheSource] = (),
-                  shard: Shard | None = None) -> tuple[Plan, Manifest, ImageInfo]:
-    """The image inspected, the plan made (and cut to *shard*): what ``build`` runs and
-    ``wheelhub plan`` shows."""
+                  shard: Shard | None = None) -> PlannedBuild:
+    """The image inspected, the plan made (and cut to *shard*)."""
     image = engine.inspect()
     common = common_inputs(options, image, requirements)
     old_manifest = Manifest.load(options.wheelhouse)
     plan = make_plan(requirements=requirements, available=image.pythons, selector=options.python,
                      image=options.image, common=common, recipes=options.recipes,
                      manifest=old_manifest, wheelhouse=options.wheelhouse, force=options.force)
+    known = knowledge(plan, old_manifest, sources)
     if shard is not None:
-        plan = only_shard(plan, shard, knowledge(plan, old_manifest, sources))
-    return plan, old_manifest, image
+        plan = only_shard(plan, shard, known)
+    return PlannedBuild(plan=plan, manifest=old_manifest, image=image, known=known)
 
 
 def knowledge(plan: Plan, manifest: Manifest, sources: Sequence[CacheSource]) -> Knowledge:
@@ -123,12 +136,10 @@ def build(options: BuildOptions, *, engine: Engine | None = None,
     shard = Shard.parse(options.shard) if options.shard else None
     sources = cache_sources(options)  # a URL that is no cache fails here, before anything
     requirements, build_requirements = load_inputs(options)
-    check_writable(options.wheelhouse)
-    if partial := remove_partial_files(options.wheelhouse):
-        logger.info("removed %d partial file(s) an interrupted run left in the wheelhouse", len(partial))
+    _check_wheelhouse(options)
     engine = engine or make_engine(options)
-    plan, old_manifest, image = planned_build(options, engine, requirements, sources=sources,
-                                              shard=shard)
+    planned = planned_build(options, engine, requirements, sources=sources, shard=shard)
+    plan, old_manifest, image = planned.plan, planned.manifest, planned.image
     common = plan.keys.common
     wheelhouse = Wheelhouse(options.wheelhouse)
     plan = restore(plan, sources, wheelhouse, label=merge_label)
@@ -136,12 +147,9 @@ def build(options: BuildOptions, *, engine: Engine | None = None,
                                                image, merge_label),
                             options.wheelhouse)
     todo = [] if merge_label is not None else plan.pythons_to_build()
-    cached = sum(1 for e in plan.entries if e.cached is not None)
-    logger.info("%d requirement(s) × %d Python(s)%s: %d cached (%d remote), %d to build in %d "
-                "container(s)", len({e.line.project for e in plan.entries}), len(plan.pythons),
-                f", shard {shard.index}/{shard.count}" if shard else "", cached,
-                sum(1 for e in plan.entries if e.origin),
-                sum(1 for e in plan.entries if e.needs_build) if todo else 0, len(todo))
+    pages = _prefetch(options, requirements, build_requirements, todo,
+                      common.plat or image.plat or "", writer) if options.hermetic else {}
+    _log_plan(plan, shard, todo)
     failures: list[PrefixFailure] = []
     stop: KeyboardInterrupt | WheelhubError | None = None
     timings = Timings()
@@ -149,8 +157,7 @@ def build(options: BuildOptions, *, engine: Engine | None = None,
         try:
             failures = _run_prefixes(todo, plan, options, engine, image, requirements,
                                      build_requirements, common, wheelhouse, writer, timings,
-                                     dependency_order(plan, knowledge(plan, old_manifest,
-                                                                      sources)))
+                                     dependency_order(plan, planned.known), pages)
         except (KeyboardInterrupt, WheelhubError) as error:
             stop = error
         except OSError as error:  # a log or the manifest on a full disk
@@ -184,6 +191,47 @@ def build(options: BuildOptions, *, engine: Engine | None = None,
     if stop is not None:
         raise stop
     return result
+
+
+def _log_plan(plan: Plan, shard: Shard | None, todo: Sequence[PythonPrefix]) -> None:
+    cached = sum(1 for e in plan.entries if e.cached is not None)
+    logger.info("%d requirement(s) × %d Python(s)%s: %d cached (%d remote), %d to build in %d "
+                "container(s)", len({e.line.project for e in plan.entries}), len(plan.pythons),
+                f", shard {shard.index}/{shard.count}" if shard else "", cached,
+                sum(1 for e in plan.entries if e.origin),
+                sum(1 for e in plan.entries if e.needs_build) if todo else 0, len(todo))
+
+
+def _check_wheelhouse(options: BuildOptions) -> None:
+    """Before anything starts: the mode is possible, the wheelhouse writable and clean."""
+    if options.hermetic and options.engine == "host":
+        raise HermeticError.needs_container(options.engine)
+    check_writable(options.wheelhouse)
+    if partial := remove_partial_files(options.wheelhouse):
+        logger.info("removed %d partial file(s) an interrupted run left in the wheelhouse",
+                    len(partial))
+
+
+def _prefetch(options: BuildOptions, requirements: RequirementSet,
+              build_requirements: RequirementSet | None, pythons: Sequence[PythonPrefix],
+              plat: str, writer: ManifestWriter) -> Mapping[str, str]:
+    """--hermetic: fetch on the host what the builds of *pythons* need, before any build
+    container starts (a requirement with nothing to fetch fails here), and lock it in the
+    manifest. Each Python's find-links page."""
+    if not pythons:
+        return {}
+    started = time.monotonic()
+    fetched = Prefetch(requirements=requirements, build_requirements=build_requirements,
+                       pythons=pythons, plat=plat, cache_dir=options.cache_dir,
+                       ca_bundle=options.ca_bundle, frontend=options.frontend,
+                       no_binary=options.no_binary, only_binary=options.only_binary,
+                       locked=writer.manifest.lock, jobs=max(4, options.jobs)).run()
+    files = len({f.filename for f in fetched.lock if f.filename})
+    logger.info("hermetic: %d file(s) for %d Python(s), %d fetched now, the rest locked and on "
+                "disk (%.1fs); builds run with no network", files, len(pythons),
+                fetched.downloaded, time.monotonic() - started)
+    writer.update(lambda manifest: replace(manifest, lock=fetched.lock))
+    return fetched.pages
 
 
 def _prune_snapshots(options: BuildOptions) -> None:
@@ -258,7 +306,8 @@ def prepared_key(options: BuildOptions, common: CommonInputs, python: PythonPref
 
     parts = (common.image_id, python.tag, common.hook_sha256, common.build_requirements_sha256,
              digest_of(options.ca_bundle), options.network or "",
-             *((options.frontend,) if options.frontend != "pip" else ()))
+             *((options.frontend,) if options.frontend != "pip" else ()),
+             *(("hermetic",) if options.hermetic else ()))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -292,7 +341,8 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
                   image: ImageInfo, requirements: RequirementSet,
                   build_requirements: RequirementSet | None, common: CommonInputs,
                   wheelhouse: Wheelhouse, writer: ManifestWriter,
-                  timings: Timings, after: Mapping[str, set[str]]) -> list[PrefixFailure]:
+                  timings: Timings, after: Mapping[str, set[str]],
+                  pages: Mapping[str, str]) -> list[PrefixFailure]:
     failures: list[PrefixFailure] = []
     slots = threading.Semaphore(max(1, options.jobs))  # one CPU budget for the whole run
     with concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
@@ -302,7 +352,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
             context = contextvars.copy_context()
             futures[pool.submit(context.run, _build_prefix, python, plan, options, engine,
                                 image, requirements, build_requirements, common, wheelhouse,
-                                writer, timings, after, slots)] = python
+                                writer, timings, after, slots, pages)] = python
         try:
             pending = set(futures)
             while pending:
@@ -326,11 +376,12 @@ def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engin
                   image: ImageInfo, requirements: RequirementSet,
                   build_requirements: RequirementSet | None, common: CommonInputs,
                   wheelhouse: Wheelhouse, writer: ManifestWriter, timings: Timings,
-                  after: Mapping[str, set[str]], slots: threading.Semaphore) -> PrefixFailure | None:
+                  after: Mapping[str, set[str]], slots: threading.Semaphore,
+                  pages: Mapping[str, str]) -> PrefixFailure | None:
     try:
         return _build_in_session(python, plan, options, engine, image, requirements,
                                  build_requirements, common, wheelhouse, writer, timings,
-                                 after, slots)
+                                 after, slots, pages.get(python.tag))
     except EngineError as error:  # the daemon went away: this prefix stops, others go on
         with prefix(python.tag):
             logger.info("FAILED: %s", error.message)
@@ -342,34 +393,61 @@ def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, e
                       image: ImageInfo, requirements: RequirementSet,
                       build_requirements: RequirementSet | None, common: CommonInputs,
                       wheelhouse: Wheelhouse, writer: ManifestWriter, timings: Timings,
-                      after: Mapping[str, set[str]],
-                      slots: threading.Semaphore) -> PrefixFailure | None:
+                      after: Mapping[str, set[str]], slots: threading.Semaphore,
+                      page: str | None) -> PrefixFailure | None:
     todo = [e for e in plan.for_python(python) if e.needs_build]
     key = prepared_key(options, common, python)
+
+    def steps_in(session: Session) -> PrefixBuild:
+        return PrefixBuild(session=session, options=options, requirements=requirements,
+                           build_requirements=build_requirements, common=common,
+                           plat=options.plat or image.plat, wheelhouse=wheelhouse,
+                           timings=timings, find_links=page)
+
+    if options.hermetic:
+        # Prepared with the network (a hook may install system packages), snapshotted,
+        # then built in a session started from that snapshot with no network at all.
+        with prefix(python.tag), engine.session(python, name=f"{python.tag}-prepare",
+                                                prepared_key=key) as session:
+            failure = _prepare(steps_in(session), todo, writer, wheelhouse)
+            if failure is not None:
+                return failure
     starting = time.monotonic()
-    with prefix(python.tag), engine.session(python, name=python.tag, prepared_key=key) as session:
+    with prefix(python.tag), engine.session(python, name=python.tag, prepared_key=key,
+                                            offline=options.hermetic) as session:
         timings.add(python.tag, "", "image start", time.monotonic() - starting)
-        logger.info("container ready; %d requirement(s) to build", len(todo))
-        steps = PrefixBuild(session=session, options=options, requirements=requirements,
-                            build_requirements=build_requirements, common=common,
-                            plat=options.plat or image.plat, wheelhouse=wheelhouse,
-                            timings=timings)
-        setup_log = LogCapture(path=wheelhouse.log_path(python.tag, "_setup"))
-        try:
-            steps.prepare(setup_log)
-        except SetupFailed as failure:
-            logger.info("FAILED: %s (log: %s)", failure, failure.log)
-            for planned in todo:
-                writer.record(Entry(requirement=str(planned.line.requirement),
-                                    project=planned.line.project, python=python.tag,
-                                    key=planned.key, status="failed", inputs=planned.inputs,
-                                    log=str(failure.log.relative_to(wheelhouse.path)),
-                                    error=str(failure)))
-            return PrefixFailure(python=python.tag, message=str(failure),
-                                 log=str(failure.log), tail=tuple(failure.tail))
-        finally:
-            setup_log.close()
+        logger.info("container ready%s; %d requirement(s) to build",
+                    " (no network)" if options.hermetic else "", len(todo))
+        steps = steps_in(session)
+        failure = _prepare(steps, todo, writer, wheelhouse)
+        if failure is not None:
+            return failure
         _build_entries(steps, todo, writer, wheelhouse, timings, after, slots)
+    return None
+
+
+def _prepare(steps: PrefixBuild, todo: list[PlannedEntry], writer: ManifestWriter,
+             wheelhouse: Wheelhouse) -> PrefixFailure | None:
+    """CA, hook and build requirements (or a snapshot that has them); a failure fails every
+    entry of the prefix, recorded with the setup log."""
+    tag = steps.tag
+    restored = steps.session.restored_env is not None
+    # A session restored from a snapshot appends to the log of the one that prepared it.
+    setup_log = LogCapture(path=wheelhouse.log_path(tag, "_setup"), append=restored)
+    try:
+        steps.prepare(setup_log)
+    except SetupFailed as failure:
+        logger.info("FAILED: %s (log: %s)", failure, failure.log)
+        for planned in todo:
+            writer.record(Entry(requirement=str(planned.line.requirement),
+                                project=planned.line.project, python=tag,
+                                key=planned.key, status="failed", inputs=planned.inputs,
+                                log=str(failure.log.relative_to(wheelhouse.path)),
+                                error=str(failure)))
+        return PrefixFailure(python=tag, message=str(failure),
+                             log=str(failure.log), tail=tuple(failure.tail))
+    finally:
+        setup_log.close()
     return None
 
 

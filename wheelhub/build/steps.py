@@ -5,10 +5,11 @@ orchestration across prefixes lives in :mod:`wheelhub.build.run`.
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,10 +34,11 @@ class LogCapture:
     """Writes a step's output to its log file, keeps the tail, echoes at debug level."""
 
     path: Path
+    append: bool = False
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
 
     def __post_init__(self) -> None:
-        self._handle = self.path.open("w", encoding="utf-8")
+        self._handle = self.path.open("a" if self.append else "w", encoding="utf-8")
         chown_to_user(self.path)
 
     def __call__(self, line: str) -> None:
@@ -71,6 +73,9 @@ class PrefixBuild:
     env: dict[str, str] = field(default_factory=dict)
     oom_kills: int = 0  # the container's OOM-kill count after the last step
     timings: Timings = field(default_factory=Timings)
+    # --hermetic: the prefetched files' find-links page (relative to the cache dir); pip
+    # then looks nowhere else
+    find_links: str | None = None
 
     @property
     def tag(self) -> str:
@@ -107,6 +112,10 @@ class PrefixBuild:
             "MAKEFLAGS": f"-j{max(1, self.options.jobs)}",
             "CMAKE_BUILD_PARALLEL_LEVEL": str(max(1, self.options.jobs)),
         }
+        if self.find_links is not None:
+            env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": self._find_links_page(),
+                        "UV_OFFLINE": "1", "UV_NO_INDEX": "1",
+                        "UV_FIND_LINKS": self._find_links_page()})
         ca = paths.ca_bundle
         if ca is not None:
             env.update({"SSL_CERT_FILE": ca, "PIP_CERT": ca, "REQUESTS_CA_BUNDLE": ca,
@@ -269,6 +278,13 @@ class PrefixBuild:
                 code = self.session.run(argv, env=env, sink=capture,
                                         workdir=self.session.paths.project)
             if code != 0:
+                attempt = (network_attempt(capture.tail, _read_lines(capture.path))
+                           if self.options.hermetic else None)
+                if attempt is not None:
+                    return (f"{project}: the build tried to {attempt} with no network "
+                            "(--hermetic): list it in requirements.txt (a dependency) or "
+                            "requirements-build.txt (a build tool) so it is prefetched, or "
+                            "build without --hermetic")
                 return self._why(what, code, capture)
         return ""
 
@@ -305,9 +321,17 @@ class PrefixBuild:
             argv += ["--only-binary", ",".join(self.options.only_binary)]
         return [*argv, str(planned.line.requirement)]
 
+    def _find_links_page(self) -> str:
+        assert self.find_links is not None
+        return f"{self.session.paths.cache}/{self.find_links}"
+
     def _translated_pip_options(self) -> list[str]:
-        """Options from requirements files; local --find-links paths mapped into the session."""
+        """Options from requirements files; local --find-links paths mapped into the session.
+        With --hermetic, the prefetched files and no index (a command-line --find-links
+        replaces PIP_FIND_LINKS, so it is given here too)."""
         out: list[str] = []
+        if self.find_links is not None:
+            out += ["--no-index", "--find-links", self._find_links_page()]
         options = list(self.requirements.pip_options)
         base = self.options.requirements.parent
         for index, word in enumerate(options):
@@ -390,6 +414,36 @@ class PrefixBuild:
             return str(capture.path.relative_to(self.wheelhouse.path))
         except ValueError:
             return str(capture.path)
+
+
+_NOT_PREFETCHED = (re.compile(r"No matching distribution found for (\S+)"),
+                   re.compile(r"Could not find a version that satisfies the requirement (\S+)"))
+_NO_NETWORK = ("Temporary failure in name resolution", "Network is unreachable",
+               "Name or service not known", "Could not resolve host", "No route to host",
+               "Failed to establish a new connection", "nodename nor servname")
+_URL = re.compile(r"https?://[^\s'\"<>)\]]+")
+
+
+def network_attempt(tail: Iterable[str], log: Iterable[str] = ()) -> str | None:
+    """What a failed step tried to do with the network, read from the *tail* of its output:
+    fetch a distribution pip looked for, or fetch the last URL the whole *log* names before
+    a connection error (else "reach the network"); None if it did not try."""
+    tail = list(tail)
+    for line in tail:
+        for pattern in _NOT_PREFETCHED:
+            if match := pattern.search(line):
+                return f"fetch '{match[1]}' from the package index (it was not prefetched)"
+    if not any(marker in line for line in tail for marker in _NO_NETWORK):
+        return None
+    urls = [url for line in (*log, *tail) for url in _URL.findall(line)]
+    return f"fetch {urls[-1]}" if urls else "reach the network"
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
 
 
 def _megabytes(size: int) -> str:

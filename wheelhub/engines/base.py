@@ -81,9 +81,10 @@ class Engine(Protocol):
     def inspect(self) -> ImageInfo: ...
 
     def session(self, python: PythonPrefix, *, name: str, prepared_key: str | None = None,
-                kind: str = "build") -> contextlib.AbstractContextManager[Session]:
+                kind: str = "build", offline: bool = False,
+                ) -> contextlib.AbstractContextManager[Session]:
         """A session for *python*; with *prepared_key*, start from a snapshot made by an
-        earlier session with the same key if there is one."""
+        earlier session with the same key if there is one. *offline*: no network."""
         ...
 
     def cancel(self) -> None:

@@ -84,10 +84,12 @@ class ContainerEngine:
 
     @contextlib.contextmanager
     def session(self, python: PythonPrefix, *, name: str, prepared_key: str | None = None,
-                kind: str = "build") -> Iterator[ContainerSession]:
+                kind: str = "build", offline: bool = False) -> Iterator[ContainerSession]:
         image, restored_env = self.options.image, None
         prepared = None
-        if prepared_key is not None and not self.options.force:
+        # An offline session (--hermetic) starts from the snapshot a networked session has
+        # just prepared, whatever --force says.
+        if prepared_key is not None and (offline or not self.options.force):
             prepared = self.containers.prepared(prepared_key)
         if prepared is not None:
             image, restored_env = prepared
@@ -95,7 +97,10 @@ class ContainerEngine:
                         "already applied)")
         if prepared_key is not None:
             mark_used(self.options.cache_dir, prepared_key)  # made now, or used now
-        with self.containers.start(self.spec(image, name, kind), python=python, paths=self.paths,
+        spec = self.spec(image, name, kind)
+        if offline:
+            spec = replace(spec, network="none")
+        with self.containers.start(spec, python=python, paths=self.paths,
                                    snapshot_key=prepared_key,
                                    restored_env=restored_env) as session:
             yield session

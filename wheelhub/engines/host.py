@@ -112,7 +112,10 @@ class HostEngine:
 
     @contextlib.contextmanager
     def session(self, python: PythonPrefix, *, name: str, prepared_key: str | None = None,
-                kind: str = "build") -> Iterator[HostSession]:
+                kind: str = "build", offline: bool = False) -> Iterator[HostSession]:
+        if offline:
+            raise EngineError("--engine host cannot cut the network of a build",
+                              hint="use --engine docker or podman for --hermetic")
         if shutil.which("auditwheel") is None:
             raise EngineError("--engine host: auditwheel is not on PATH",
                               hint="pipx install auditwheel (manylinux images ship it)")

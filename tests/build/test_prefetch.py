@@ -1,0 +1,70 @@
+"""--hermetic's host side without containers: platform tags, build backends, and reading
+what a failed build tried to fetch."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from wheelhub.build.errors import HermeticError
+from wheelhub.build.prefetch import build_requires, platform_tags
+from wheelhub.build.steps import network_attempt
+
+
+def test_platform_tags_accept_every_older_glibc_and_the_legacy_aliases() -> None:
+    tags = platform_tags("manylinux_2_28_x86_64")
+    assert tags[0] == "manylinux_2_28_x86_64"
+    assert {"manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux2010_x86_64",
+            "manylinux1_x86_64", "manylinux_2_5_x86_64"} <= set(tags)
+    assert "manylinux_2_29_x86_64" not in tags
+    assert platform_tags("manylinux2014_aarch64")[0] == "manylinux_2_17_aarch64"
+    assert platform_tags("musllinux_1_2_x86_64") == ["musllinux_1_2_x86_64"]
+
+
+def sdist(path: Path, pyproject: str | None) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        files = {"pkg-1.0/setup.py": "from setuptools import setup; setup()\n"}
+        if pyproject is not None:
+            files["pkg-1.0/pyproject.toml"] = pyproject
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_build_requires_come_from_pyproject_else_pep517s_default(tmp_path: Path) -> None:
+    hatch = sdist(tmp_path / "a.tar.gz", '[build-system]\nrequires = ["hatchling>=1.20"]\n')
+    assert build_requires(hatch) == ("hatchling>=1.20",)
+    legacy = sdist(tmp_path / "b.tar.gz", None)
+    # setuptools before 70.1 asks for wheel on its own: it is fetched beside it.
+    assert build_requires(legacy) == ("setuptools>=40.8.0", "wheel")
+    cython = sdist(tmp_path / "c.tar.gz",
+                   '[build-system]\nrequires = ["setuptools>=68", "Cython<4"]\n')
+    assert build_requires(cython) == ("setuptools>=68", "Cython<4", "wheel")
+
+
+def test_an_unreadable_sdist_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "pkg-1.0.tar.gz"
+    broken.write_bytes(b"not a tarball")
+    with pytest.raises(HermeticError, match="pkg-1.0.tar.gz"):
+        build_requires(broken)
+
+
+def test_network_attempts_are_read_from_the_output() -> None:
+    pip = ["ERROR: Could not find a version that satisfies the requirement cython>=3 (from "
+           "versions: none)", "ERROR: No matching distribution found for cython>=3"]
+    assert network_attempt(pip) == ("fetch 'cython>=3' from the package index (it was not "
+                                    "prefetched)")
+    log = ["downloading https://example.org/data.tar.gz", "running build"]
+    tail = ["urllib.error.URLError: <urlopen error [Errno -3] Temporary failure in name "
+            "resolution>"]
+    assert network_attempt(tail, log) == "fetch https://example.org/data.tar.gz"
+    assert network_attempt(["curl: (6) Could not resolve host: example.org"]) == (
+        "reach the network")
+    # A compiler error that mentions a URL is not a network attempt.
+    assert network_attempt(["error: see https://gcc.gnu.org/bugs/", "exit status 1"]) is None
