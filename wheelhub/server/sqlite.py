@@ -250,6 +250,14 @@ class Conn(Protocol):
     def executemany(self, sql: str, parameters: Any, /) -> Rows: ...
 
 
+def _in_position_order(aggregated: str | None) -> tuple[str, ...]:
+    """``"1:b,0:a"`` (an unordered aggregate of ``position:name``) -> ("a", "b")."""
+    if not aggregated:
+        return ()
+    pairs = (item.split(":", 1) for item in aggregated.split(","))
+    return tuple(name for _, name in sorted((int(position), name) for position, name in pairs))
+
+
 class SqlStorage:
     """:class:`wheelhub.server.storage.Storage` on SQL + content-addressed files under *root*.
 
@@ -488,14 +496,16 @@ class SqlStorage:
         owner_id = self._owner_id(conn, owner)
         rows = conn.execute(
             "SELECT l.name, l.private, l.created, COUNT(lf.file_id), COUNT(DISTINCT lf.project), "
-            "(SELECT group_concat(name, ',') FROM (SELECT b.name AS name FROM label_bases lb "
-            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position) AS bases), "
+            # group_concat's order is SQLite's choice and string_agg's PostgreSQL's: each
+            # base carries its position, and Python puts them in order.
+            "(SELECT group_concat(lb.position || ':' || b.name, ',') FROM label_bases lb "
+            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id), "
             "COALESCE(SUM(f.size), 0), MAX(lf.added) "
             "FROM labels l LEFT JOIN label_files lf ON lf.label_id=l.id "
             "LEFT JOIN files f ON f.id=lf.file_id WHERE l.owner_id=? "
             "GROUP BY l.id ORDER BY l.name", (owner_id,))
         return [Label(owner=owner, name=r[0], private=bool(r[1]), created=r[2], files=r[3],
-                      projects=r[4], bases=tuple(r[5].split(",")) if r[5] else (),
+                      projects=r[4], bases=_in_position_order(r[5]),
                       size=int(r[6]), last_upload=r[7]) for r in rows]
 
     def set_label_private(self, owner: str, label: str, private: bool) -> None:
