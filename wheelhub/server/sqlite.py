@@ -701,6 +701,29 @@ class SqlStorage:
         row = self._chain_file(owner, label, filename, _FILE_COLUMNS)
         return None if row is None else _record(row)
 
+    # -- build cache records (wheelhub.server.cache) -------------------------------------
+
+    def cache_records(self, owner: str, prekey: str) -> list[tuple[str, str]]:
+        return [(str(label), str(record)) for label, record in self._conn().execute(
+            "SELECT c.label, c.record FROM cache_records c JOIN owners o ON o.id=c.owner_id "
+            "WHERE o.name=? AND c.prekey=? ORDER BY c.stored DESC", (owner, prekey))]
+
+    def store_cache_records(self, owner: str, label: str,
+                            records: Sequence[tuple[str, str, str]]) -> None:
+        with self._write() as tx:
+            owner_id = self._owner_id(tx, owner)
+            now = time.time()
+            tx.executemany("INSERT OR REPLACE INTO cache_records(owner_id, prekey, key, label, "
+                           "record, stored) VALUES (?, ?, ?, ?, ?, ?)",
+                           [(owner_id, prekey, key, label, record, now)
+                            for prekey, key, record in records])
+
+    def file_labels(self, owner: str, filename: str) -> list[str]:
+        return [str(row[0]) for row in self._conn().execute(
+            "SELECT l.name FROM owners o JOIN files f ON f.owner_id=o.id "
+            "JOIN label_files lf ON lf.file_id=f.id JOIN labels l ON l.id=lf.label_id "
+            "WHERE o.name=? AND f.filename=? ORDER BY l.name", (owner, filename))]
+
     def core_metadata(self, owner: str, label: str, filename: str, *,
                       served: bool = True) -> bytes | None:
         """The file's core metadata; with *served*, only where the index offers it (PEP 658)."""
