@@ -13,8 +13,11 @@ rate at concurrency 8 and ``/simple/<p>/`` with ~1.5k vs ~100k files in the stor
 Scaling out (issue 15): ``/simple/<p>/`` at 16 clients through ``deploy/nginx.conf`` in
 front of a hub writing ``--static-dir`` vs the plain nginx peer (interleaved, best of 3
 each; target >= 0.8x), and uploads/s at 8 clients on SQLite, SQLite with ``--static-dir``,
-and PostgreSQL (Debian's, fsync on, started in a temp dir) with 1 and 2 workers
-(``--skip front,scaling`` leaves them out).
+and PostgreSQL (Debian's, fsync on, started in a temp dir) with 1 and 2 workers; and
+two instances on that PostgreSQL and one root under a 16-client upload storm, one killed
+by SIGKILL a third of the way in: every acknowledged upload fetched through the survivor
+and its sha256 compared, and what the survivor answered after the kill
+(``--skip front,scaling,failover`` leaves them out).
 
 One full run (2026-11-21, 2 cores, 1,501 wheels in 301 projects, client on the same box):
 
@@ -60,6 +63,7 @@ from tests.support.nginx import NGINX, running_nginx  # noqa: E402
 from tests.support.pip import offline_pip_env  # noqa: E402
 from tests.support.postgres import running_postgres  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
+from tests.support.storm import served_intact, upload_storm  # noqa: E402
 from wheelhub.index import urls  # noqa: E402
 from wheelhub.index.names import DEFAULT_LABEL  # noqa: E402
 from wheelhub.index.simple import METADATA_SUFFIX, render_index, render_project  # noqa: E402
@@ -578,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="per load phase")
     parser.add_argument("--big", type=int, default=100_000, help="files for the scale test")
     parser.add_argument("--twine-files", type=int, default=100)
-    parser.add_argument("--skip", default="", help="comma list: pypiserver,devpi,nginx,front,scaling")
+    parser.add_argument("--skip", default="", help="comma list: pypiserver,devpi,nginx,front,scaling,failover")
     parser.add_argument("--quick", action="store_true", help="short phases, small scale test")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -760,6 +764,53 @@ def measure_upload_scaling(work: Path, count: int) -> dict[str, float]:
     return results
 
 
+def measure_failover(work: Path, clients: int = 16, per_client: int = 20) -> dict[str, float]:
+    """Two instances on one PostgreSQL (fsync on) and one root, *clients* uploading over
+    both; one gets SIGKILL a third of the way in. Then every acknowledged upload is
+    fetched through the survivor and its sha256 compared."""
+    print(f"\n== kill one of two instances during a {clients}-client upload storm ==",
+          flush=True)
+    wheels = [make_wheel(work / "failover", f"bench-storm-{i % 40}", f"1.{i}",
+                         payload=b"#" + os.urandom(32 * 1024).hex().encode())
+              for i in range(clients * per_client)]
+    pg_dir = Path(tempfile.mkdtemp(prefix="wheelhub-bench-pg-"))
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, pg_dir, ignore_errors=True)
+        postgres = cleanup.enter_context(running_postgres(pg_dir, durable=True))
+        root = work / "failover-root"
+        open_storage(root, postgres.new_database()).close()  # the root remembers it
+        token = create_token(root, owner=OWNER, scope="upload")
+        victim, survivor = (hub_server(root, name=name) for name in ("victim", "survivor"))
+        for server in (victim, survivor):
+            cleanup.callback(server.stop)
+            server.start(work)
+        assert victim.process is not None
+        storm = upload_storm([victim.upload_url or "", survivor.upload_url or ""], wheels,
+                             token, clients=clients, kill_after=len(wheels) // 3,
+                             kill=victim.process.kill, timeout=600)
+        lost, kept = storm.targets
+        problems = served_intact(f"{survivor.base_url}{survivor.simple_root}",
+                                 storm.acknowledged)
+    results = {"uploads": float(len(wheels)), "acknowledged": float(len(storm.acknowledged)),
+               "killed at s": storm.killed_at or 0.0, "storm s": storm.seconds,
+               "victim acknowledged": float(lost.acknowledged_before),
+               "victim cut": float(lost.failed_after),
+               "survivor acknowledged after kill": float(kept.acknowledged_after),
+               "survivor failed": float(kept.failed_before + kept.failed_after),
+               "missing or altered": float(len(problems))}
+    print(f"  {len(wheels)} uploads by {clients} clients; SIGKILL at {storm.killed_at:.2f} s "
+          f"after {lost.acknowledged_before + kept.acknowledged_before} acknowledged\n"
+          f"  victim: {lost.acknowledged_before} acknowledged, {lost.failed_after} cut by the "
+          f"kill\n  survivor: {kept.acknowledged_before} acknowledged before the kill, "
+          f"{kept.acknowledged_after} after, {kept.failed_before + kept.failed_after} failed"
+          f"\n  acknowledged {len(storm.acknowledged)}, served intact by the survivor "
+          f"{len(storm.acknowledged) - len(problems)} (missing or altered: {len(problems)})",
+          flush=True)
+    for problem in problems[:10]:
+        print(f"    {problem}", flush=True)
+    return results
+
+
 def run(args: argparse.Namespace, work: Path, skip: set[str]) -> int:
     corpus = make_corpus(work / "corpus", args.projects, args.per_project)
     projects = [f"bench-proj-{p:04d}" for p in range(args.projects)]
@@ -780,6 +831,8 @@ def run(args: argparse.Namespace, work: Path, skip: set[str]) -> int:
             hub.results["front"] = measure_front(work, plain, projects, args.seconds)
         if "scaling" not in skip:
             hub.results["upload scaling"] = measure_upload_scaling(work, args.twine_files * 3)
+        if "failover" not in skip:
+            hub.results["failover"] = measure_failover(work)
         measure_scale(hub, projects, len(corpus), args.big, args.seconds)
         table(servers)
         if args.json:

@@ -20,6 +20,7 @@ import pytest
 from tests.support.dists import make_wheel
 from wheelhub.errors import WheelhubError
 from wheelhub.index.dists import parse_dist_filename
+from wheelhub.server import open_storage
 from wheelhub.server.errors import HubNotFound
 from wheelhub.server.sqlite import SCHEMA, SCHEMA_VERSION, SqliteStorage
 from wheelhub.server.storage import FileRecord, NewFile, Selection
@@ -106,6 +107,25 @@ def test_bases_chain_in_order_and_changing_bases_rerenders(storage: SqliteStorag
     storage.set_bases("acme", "feature-x", [])
     assert page(storage, "feature-x") == []
     assert page(storage, "feature-x", "a") == []
+
+
+def test_listed_bases_keep_their_order_on_both_backends(database: str, tmp_path: Path) -> None:
+    """The order of bases is the fallback order: listed as set, whatever order the
+    database aggregates rows in (ids, names and insertion order all differ from it)."""
+    store = open_storage(tmp_path / "hub", database)
+    try:
+        store.create_owner("acme")
+        for name in ("b5", "b1", "b4", "b2", "b3"):
+            store.create_label("acme", name)
+        store.create_label("acme", "feat", bases=["b2", "b5", "b1"])
+        store.create_label("acme", "other", bases=["b4", "b3", "b1", "b5", "b2"])
+        store.set_bases("acme", "feat", ["b3", "b1", "b4", "b5", "b2"])
+        listed = {lab.name: lab.bases for lab in store.list_labels("acme")}
+    finally:
+        store.close()
+    assert listed["feat"] == ("b3", "b1", "b4", "b5", "b2")
+    assert listed["other"] == ("b4", "b3", "b1", "b5", "b2")
+    assert listed["b1"] == ()
 
 
 def test_bad_bases_are_refused_and_nothing_changes(storage: SqliteStorage,

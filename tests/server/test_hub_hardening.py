@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.dists import make_wheel, metadata_text
 from tests.support.hub import HubProcess, http, upload
+from wheelhub.index import urls
 from wheelhub.server import create_token, open_storage
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -66,14 +67,18 @@ def test_invalid_name_in_metadata_is_refused(hub: HubProcess, owner: str, upload
 def test_pages_send_csp_nosniff_and_no_framing(hub: HubProcess, owner: str, upload_token: str,
                                                wheel: Path) -> None:
     assert upload(hub.upload_url(owner), wheel, upload_token).status == 200
+    with_token = urls.with_token(hub.base_url, upload_token)
     for url in (hub.base_url + "/", f"{hub.base_url}/{owner}/",
                 f"{hub.base_url}/{owner}/label/main/", hub.index_url(owner),
-                hub.index_url(owner) + "tiny-pkg/", f"{hub.base_url}/nobody/"):
+                hub.index_url(owner) + "tiny-pkg/", f"{hub.base_url}/nobody/",
+                urls.owner_url(with_token, owner), hub.index_url(owner, token=upload_token)):
         reply = http(url)
         csp = reply.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, url
         assert "unsafe-inline" not in csp, url
         assert reply.headers["x-content-type-options"] == "nosniff", url
+        # a token page's URL never leaves as a Referer (into logs, e.g. nginx's error log)
+        assert reply.headers["referrer-policy"] == "no-referrer", url
 
 
 # -- 2. one release file, one set of bytes ---------------------------------------------

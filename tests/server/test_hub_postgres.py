@@ -17,6 +17,7 @@ import pytest
 from tests.support.dists import make_wheel
 from tests.support.hub import http, raw_database, running_hub, upload
 from tests.support.postgres import Postgres
+from tests.support.storm import served_intact, upload_storm
 from wheelhub.index import urls
 from wheelhub.server import create_token, open_storage
 from wheelhub.server.postgres import translate, translate_script
@@ -134,6 +135,31 @@ def test_db_migrate_copies_a_sqlite_hub_verified_and_refuses_a_used_database(
         assert upload(hub.upload_url("acme", "feature"), second, token).status == 200
     again = subprocess.run(migrate, capture_output=True, text=True, timeout=120, check=False)
     assert again.returncode == 2 and "already holds a hub" in again.stderr
+
+
+@pytest.mark.slow
+def test_killing_one_of_two_instances_mid_storm_loses_nothing_acknowledged(
+        tmp_path: Path, postgres: Postgres) -> None:
+    """Two instances on one database and root, 8 clients over both; one gets SIGKILL
+    mid-storm: the other keeps answering and serves every acknowledged upload intact."""
+    database = postgres.new_database()
+    root = tmp_path / "root"
+    open_storage(root, database).close()  # the root remembers its database
+    token = create_token(root, owner="acme", scope="upload")
+    wheels = [make_wheel(tmp_path / "dist", f"storm-{i % 10}", f"1.{i}",
+                         payload=b"#" + os.urandom(16 * 1024).hex().encode())
+              for i in range(96)]
+    with running_hub(root) as victim, running_hub(root) as survivor:
+        storm = upload_storm([victim.upload_url("acme"), survivor.upload_url("acme")], wheels,
+                             token, clients=8, kill_after=24,
+                             kill=lambda: os.kill(victim.pid, signal.SIGKILL))
+        lost, kept = storm.targets
+        assert lost.acknowledged_before > 0 and lost.acknowledged_after == 0
+        assert kept.failed_before == kept.failed_after == 0
+        assert kept.acknowledged_after > 0, "the survivor stopped answering after the kill"
+        assert kept.acknowledged_before + kept.acknowledged_after == len(wheels) // 2
+        assert served_intact(survivor.index_url("acme"), storm.acknowledged) == []
+        assert http(urls.health_url(survivor.base_url)).status == 200
 
 
 def _children(pid: int) -> set[int]:

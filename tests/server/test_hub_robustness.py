@@ -7,16 +7,14 @@ import json
 import os
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from http.client import HTTPException
 from pathlib import Path
-from urllib.parse import urljoin
 
 import pytest
 
 from tests.support.dists import make_wheel
 from tests.support.hub import HubProcess, http, running_hub, upload
+from tests.support.storm import served_intact, upload_storm
 from wheelhub.server import create_token
 
 
@@ -60,56 +58,24 @@ def test_sixteen_clients_race_different_bytes_same_name(hub: HubProcess, owner: 
 
 @pytest.mark.slow
 def test_kill_9_during_upload_storm_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    """16 clients, 5 rounds: each round restarts the hub on the root the last one was
+    killed on, storms it, and kills it mid-storm (issue 10's figure)."""
     root = tmp_path / "root"
     token = create_token(root, owner="storm", scope="upload")
-    wheels = [make_wheel(tmp_path / "dist", f"storm-{i % 40}", f"1.{i}",
-                         payload=b"#" + os.urandom(64 * 1024).hex().encode())
-              for i in range(400)]
     acknowledged: dict[str, str] = {}
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def worker(chunk: list[Path], url: str) -> None:
-        for wheel in chunk:
-            if stop.is_set():
-                return
-            try:
-                reply = upload(url, wheel, token)
-            except (OSError, HTTPException):
-                return  # the server died under us (mid-request or mid-response)
-            if reply.status == 200:
-                with lock:
-                    acknowledged[wheel.name] = hashlib.sha256(wheel.read_bytes()).hexdigest()
-
-    with running_hub(root) as hub:
-        threads = [threading.Thread(target=worker, args=(wheels[i::8], hub.upload_url("storm")))
-                   for i in range(8)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 20
-        while len(acknowledged) < 60 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        os.kill(hub.pid, signal.SIGKILL)
-        stop.set()
-        for thread in threads:
-            thread.join(30)
-    assert 0 < len(acknowledged) < len(wheels), "the kill should land mid-storm"
+    for round_ in range(5):
+        wheels = [make_wheel(tmp_path / "dist", f"storm-{i % 40}", f"{round_}.{i}",
+                             payload=b"#" + os.urandom(32 * 1024).hex().encode())
+                  for i in range(160)]
+        with running_hub(root) as hub:
+            assert not list((root / "tmp").iterdir()), "partial uploads left after restart"
+            storm = upload_storm([hub.upload_url("storm")], wheels, token, clients=16,
+                                 kill_after=30, kill=lambda: os.kill(hub.pid, signal.SIGKILL))
+        assert 0 < len(storm.acknowledged) < len(wheels), "the kill should land mid-storm"
+        acknowledged.update(storm.acknowledged)
 
     with running_hub(root) as hub:
         assert not list((root / "tmp").iterdir()), "partial uploads left after restart"
         for blob in (root / "blobs").glob("*/*"):
             assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name, "partial blob"
-        served: dict[str, str] = {}
-        index = http(hub.index_url("storm")).text
-        for project in sorted({f"storm-{i}" for i in range(40)}):
-            if f'href="{project}/"' not in index:
-                continue
-            page_url = hub.index_url("storm") + f"{project}/"
-            page = json.loads(http(page_url, headers={
-                "Accept": "application/vnd.pypi.simple.v1+json"}).body)
-            for entry in page["files"]:
-                body = http(urljoin(page_url, entry["url"])).body
-                assert hashlib.sha256(body).hexdigest() == entry["hashes"]["sha256"]
-                served[entry["filename"]] = entry["hashes"]["sha256"]
-        for name, sha in acknowledged.items():
-            assert served.get(name) == sha, f"acknowledged {name} lost after kill -9"
+        assert served_intact(hub.index_url("storm"), acknowledged) == []

@@ -21,6 +21,7 @@ from tests.support.hub import HubProcess, http, make_private, running_hub, uploa
 from tests.support.nginx import running_nginx
 from tests.support.pip import make_venv, pip_install
 from tests.support.postgres import Postgres
+from tests.support.processes import free_port
 from wheelhub.index import urls
 from wheelhub.server import create_token, open_storage
 from wheelhub.server.storage import Selection, Upstream
@@ -224,3 +225,22 @@ def test_workers_on_postgres_share_one_tree(postgres: Postgres, tmp_path: Path) 
         assert sorted(listed(static, "acme", "main", "tiny-pkg")) == sorted(w.name for w in wheels)
         assert sorted(p.name for p in (static / "acme" / "files").glob("*.whl")) \
             == sorted(w.name for w in wheels)
+
+
+def test_nginx_error_log_never_holds_a_token(tmp_path: Path) -> None:
+    """nginx writes the raw request line with each error: a hub that is down makes one
+    for every proxied request; those of /t/<token>/ URLs must not reach the log."""
+    token = "whtokenneverlogged" + "0" * 24
+    (tmp_path / "static").mkdir()
+    down = f"127.0.0.1:{free_port()}"  # nothing listens: every proxied request is a 502
+    with running_nginx(tmp_path / "static", [down], tmp_path / "nginx") as front:
+        with_token = urls.with_token(front, token)
+        for url in (urls.simple_url(with_token, "acme", "secret", "tiny-pkg"),
+                    urls.file_url(with_token, "acme", "secret", "tiny_pkg-1.0-py3-none-any.whl"),
+                    urls.simple_url(with_token, "acme", "main"), with_token + "//acme/simple/"):
+            assert http(url).status == 502, url
+        assert http(urls.simple_url(front, "acme", "public", "tiny-pkg")).status == 502
+    errors = (tmp_path / "nginx" / "error.log").read_text()
+    # The token-less request's error is logged (the log works), the token never is.
+    assert "connect() failed" in errors and "/acme/label/public/simple/tiny-pkg/" in errors
+    assert token not in errors

@@ -88,7 +88,7 @@ class HubApp:
         self.storage = hub.storage
         self.deliverer = deliverer
         self.operations = Operations(hub, on_event=deliverer.wake if deliverer else None)
-        self.cache = CacheStore.of(hub.storage)
+        self.cache = CacheStore(hub.storage)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -463,8 +463,6 @@ class HubApp:
                          route: Route) -> Response:
         """Records by pre-key (GET), new records (POST, upload token for their label), and
         the files records name; readers see only what their labels allow."""
-        if self.cache is None:
-            raise HubNotFound.thing("the build cache")
         cache, owner = self.cache, route.owner
         if route.kind is RouteKind.API_CACHE_RECORDS and not route.operation:
             if request.method != "POST":

@@ -31,10 +31,13 @@ _ACCEPTED = {
 }
 CONTENT_TYPES = {"json": JSON_TYPE, "html": HTML_TYPE, "text/html": "text/html"}
 # Every response: no MIME sniffing, never framed, no script, style or form of any origin.
-# Pages with inline script or style replace the CSP with one naming their hashes.
+# Pages with inline script or style replace the CSP with one naming their hashes. No
+# Referer from our pages: a /t/<token>/ page's URL would carry its token into the next
+# request's headers, and from there into logs (nginx's error log writes the referrer).
 CSP = "content-security-policy"
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-_SECURITY = ((b"x-content-type-options", b"nosniff"), (CSP.encode(), DEFAULT_CSP.encode()))
+_SECURITY = ((b"x-content-type-options", b"nosniff"), (CSP.encode(), DEFAULT_CSP.encode()),
+             (b"referrer-policy", b"no-referrer"))
 # A 304 repeats the validators and caching headers, not the headers of a body it has not.
 _BODY_HEADERS = {b"content-type", b"content-length", b"content-encoding"}
 
@@ -167,7 +170,7 @@ class Response:
                    (b"content-length", str(length).encode()), *self.headers]
         if not any(name == CSP.encode() for name, _ in self.headers):
             headers.append(_SECURITY[1])
-        headers.append(_SECURITY[0])
+        headers.extend((_SECURITY[0], _SECURITY[2]))
         if self.status == 304:
             headers = [(name, value) for name, value in headers if name not in _BODY_HEADERS]
         await send({"type": "http.response.start", "status": self.status, "headers": headers})

@@ -11,11 +11,9 @@ records of labels they may read, and files only through a label they may read.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from wheelhub.server.sqlite import SqlStorage
 from wheelhub.server.storage import FileRecord, Storage
 
 MAX_RECORDS = 500  # per request: a requirement set × Pythons, with room to spare
@@ -33,21 +31,15 @@ def _hex64(value: object) -> bool:
 
 
 class CacheStore:
-    """The ``cache_records`` table of a :class:`SqlStorage` (SQLite or PostgreSQL)."""
+    """The build cache records of a :class:`Storage`: what they must name, checked here;
+    stored and found through the storage's cache methods."""
 
-    def __init__(self, storage: SqlStorage) -> None:
+    def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    @classmethod
-    def of(cls, storage: Storage) -> CacheStore | None:
-        """The cache of *storage*, None for a storage without one."""
-        return cls(storage) if isinstance(storage, SqlStorage) else None
-
     def lookup(self, owner: str, prekey: str) -> list[StoredRecord]:
-        rows = self.storage._conn().execute(
-            "SELECT c.label, c.record FROM cache_records c JOIN owners o ON o.id=c.owner_id "
-            "WHERE o.name=? AND c.prekey=? ORDER BY c.stored DESC", (owner, prekey)).fetchall()
-        return [StoredRecord(label=str(label), record=json.loads(text)) for label, text in rows]
+        return [StoredRecord(label=label, record=json.loads(text))
+                for label, text in self.storage.cache_records(owner, prekey)]
 
     def problem(self, owner: str, label: str, record: object) -> str:
         """Why *record* cannot be stored ('' when it can)."""
@@ -78,22 +70,13 @@ class CacheStore:
             else:
                 assert isinstance(record, dict)
                 good.append(record)
-        with self.storage._write() as tx:
-            owner_id = self.storage._owner_id(tx, owner)
-            now = time.time()
-            for record in good:
-                tx.execute("INSERT OR REPLACE INTO cache_records(owner_id, prekey, key, label, "
-                           "record, stored) VALUES (?, ?, ?, ?, ?, ?)",
-                           (owner_id, record["prekey"], record["key"], label,
-                            json.dumps(record, sort_keys=True), now))
+        self.storage.store_cache_records(owner, label, [
+            (record["prekey"], record["key"], json.dumps(record, sort_keys=True))
+            for record in good])
         return len(good), refused
 
     def file_labels(self, owner: str, filename: str) -> tuple[FileRecord | None, list[str]]:
         """The owner's file of that name and the labels holding it."""
-        rows = self.storage._conn().execute(
-            "SELECT l.name FROM owners o JOIN files f ON f.owner_id=o.id "
-            "JOIN label_files lf ON lf.file_id=f.id JOIN labels l ON l.id=lf.label_id "
-            "WHERE o.name=? AND f.filename=? ORDER BY l.name", (owner, filename)).fetchall()
-        labels = [str(row[0]) for row in rows]
+        labels = self.storage.file_labels(owner, filename)
         record = self.storage.find_file(owner, labels[0], filename) if labels else None
         return record, labels

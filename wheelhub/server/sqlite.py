@@ -250,6 +250,14 @@ class Conn(Protocol):
     def executemany(self, sql: str, parameters: Any, /) -> Rows: ...
 
 
+def _in_position_order(aggregated: str | None) -> tuple[str, ...]:
+    """``"1:b,0:a"`` (an unordered aggregate of ``position:name``) -> ("a", "b")."""
+    if not aggregated:
+        return ()
+    pairs = (item.split(":", 1) for item in aggregated.split(","))
+    return tuple(name for _, name in sorted((int(position), name) for position, name in pairs))
+
+
 class SqlStorage:
     """:class:`wheelhub.server.storage.Storage` on SQL + content-addressed files under *root*.
 
@@ -488,14 +496,16 @@ class SqlStorage:
         owner_id = self._owner_id(conn, owner)
         rows = conn.execute(
             "SELECT l.name, l.private, l.created, COUNT(lf.file_id), COUNT(DISTINCT lf.project), "
-            "(SELECT group_concat(name, ',') FROM (SELECT b.name AS name FROM label_bases lb "
-            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id ORDER BY lb.position) AS bases), "
+            # group_concat's order is SQLite's choice and string_agg's PostgreSQL's: each
+            # base carries its position, and Python puts them in order.
+            "(SELECT group_concat(lb.position || ':' || b.name, ',') FROM label_bases lb "
+            " JOIN labels b ON b.id=lb.base_id WHERE lb.label_id=l.id), "
             "COALESCE(SUM(f.size), 0), MAX(lf.added) "
             "FROM labels l LEFT JOIN label_files lf ON lf.label_id=l.id "
             "LEFT JOIN files f ON f.id=lf.file_id WHERE l.owner_id=? "
             "GROUP BY l.id ORDER BY l.name", (owner_id,))
         return [Label(owner=owner, name=r[0], private=bool(r[1]), created=r[2], files=r[3],
-                      projects=r[4], bases=tuple(r[5].split(",")) if r[5] else (),
+                      projects=r[4], bases=_in_position_order(r[5]),
                       size=int(r[6]), last_upload=r[7]) for r in rows]
 
     def set_label_private(self, owner: str, label: str, private: bool) -> None:
@@ -690,6 +700,29 @@ class SqlStorage:
     def find_file(self, owner: str, label: str, filename: str) -> FileRecord | None:
         row = self._chain_file(owner, label, filename, _FILE_COLUMNS)
         return None if row is None else _record(row)
+
+    # -- build cache records (wheelhub.server.cache) -------------------------------------
+
+    def cache_records(self, owner: str, prekey: str) -> list[tuple[str, str]]:
+        return [(str(label), str(record)) for label, record in self._conn().execute(
+            "SELECT c.label, c.record FROM cache_records c JOIN owners o ON o.id=c.owner_id "
+            "WHERE o.name=? AND c.prekey=? ORDER BY c.stored DESC", (owner, prekey))]
+
+    def store_cache_records(self, owner: str, label: str,
+                            records: Sequence[tuple[str, str, str]]) -> None:
+        with self._write() as tx:
+            owner_id = self._owner_id(tx, owner)
+            now = time.time()
+            tx.executemany("INSERT OR REPLACE INTO cache_records(owner_id, prekey, key, label, "
+                           "record, stored) VALUES (?, ?, ?, ?, ?, ?)",
+                           [(owner_id, prekey, key, label, record, now)
+                            for prekey, key, record in records])
+
+    def file_labels(self, owner: str, filename: str) -> list[str]:
+        return [str(row[0]) for row in self._conn().execute(
+            "SELECT l.name FROM owners o JOIN files f ON f.owner_id=o.id "
+            "JOIN label_files lf ON lf.file_id=f.id JOIN labels l ON l.id=lf.label_id "
+            "WHERE o.name=? AND f.filename=? ORDER BY l.name", (owner, filename))]
 
     def core_metadata(self, owner: str, label: str, filename: str, *,
                       served: bool = True) -> bytes | None:

@@ -392,6 +392,19 @@ class Storage(Protocol):
                         retry_at: float | None, give_up: bool) -> None: ...
     def list_deliveries(self, owner: str, webhook_id: int | None = None) -> list[Delivery]: ...
 
+    # build cache records (wheelhub.server.cache), each call one statement or transaction
+    def cache_records(self, owner: str, prekey: str) -> list[tuple[str, str]]:
+        """(label, record as JSON text) of the owner's records of *prekey*, newest first."""
+        ...
+    def store_cache_records(self, owner: str, label: str,
+                            records: Sequence[tuple[str, str, str]]) -> None:
+        """Store (prekey, key, record JSON) each, published to *label*, in one transaction;
+        a record replaces an older one of the same pre-key and key."""
+        ...
+    def file_labels(self, owner: str, filename: str) -> list[str]:
+        """The owner's labels holding its file *filename*, by name."""
+        ...
+
     # tokens
     def add_token(self, *, owner: str, token_hash: str, scope: Scope, label_glob: str | None,
                   expires: float | None, hint: str, description: str) -> TokenRecord: ...
