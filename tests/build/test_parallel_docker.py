@@ -135,3 +135,25 @@ def test_an_unknown_frontend_is_refused_before_any_container(project: Path) -> N
     assert "--frontend: invalid choice: 'poetry'" in result.stderr
     assert "build[uv]" in result.stderr
     assert not (project / "never").exists()
+
+
+def test_pure_wheels_are_built_once_for_every_python(project: Path) -> None:
+    result = build(project, "two", "--jobs", "2", "--python", "cp311,cp312")
+    assert result.returncode == 1, result.stderr
+    entries = {(e["project"], e["python"]): e for e in report(project / "two")["entries"]}
+    for name in ("whfix-pure", "whfix-dependent"):
+        first, second = entries[(name, "cp311")], entries[(name, "cp312")]
+        assert first["status"] == second["status"] == "built"
+        assert [w["filename"] for w in first["wheels"]] == [w["filename"] for w in second["wheels"]]
+        built = [tag for tag in ("cp311", "cp312")
+                 if " pip wheel " in _read(project / "two" / "logs" / tag / f"{name}.log")]
+        assert len(built) == 1, (name, built)
+        other = "cp312" if built == ["cp311"] else "cp311"
+        assert f"the pure wheels built for {built[0]} serve {other} too" in result.stderr
+    # A compiled or failing package is still built (or fails) for each Python.
+    assert entries[("whfix-broken", "cp311")]["status"] == "failed"
+    assert entries[("whfix-broken", "cp312")]["status"] == "failed"
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""

@@ -14,12 +14,14 @@ import json
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import Parser
 from pathlib import Path
 from typing import Any
 
 from packaging.markers import InvalidMarker, UndefinedComparison
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from wheelhub.errors import WheelhouseInputError
@@ -167,11 +169,11 @@ def graph_from_manifest(manifest: Manifest, wheelhouse: Path, *,
     for tag, built in wheels.items():
         extras = _requested_extras(e for e in entries if e.python == tag)
         for project, wheel in built.items():
-            requires = _requires_dist(wheelhouse / wheel.filename)
+            requires = requires_dist(wheelhouse / wheel.filename)
             if requires is None:
                 missing.add(wheel.filename)
                 continue
-            for dependency in _applicable(requires, tag, extras.get(project, set())):
+            for dependency in applicable(requires, tag, extras.get(project, set())):
                 if dependency in built and dependency != project:  # foo[x] needing foo[y]: no cycle
                     edges.add((project, dependency))
     return Graph(nodes=_nodes(entries, wheels), edges=tuple(sorted(edges)), pythons=pythons,
@@ -204,8 +206,7 @@ def _requested_extras(entries: Iterable[Entry]) -> dict[str, set[str]]:
     return extras
 
 
-def _requires_dist(path: Path) -> list[Requirement] | None:
-    """The wheel's ``Requires-Dist`` lines; None when the file cannot be read."""
+def _metadata(path: Path) -> Message | None:
     try:
         with zipfile.ZipFile(path) as archive:
             name = next(n for n in archive.namelist()
@@ -213,8 +214,29 @@ def _requires_dist(path: Path) -> list[Requirement] | None:
             text = archive.read(name).decode("utf-8", "replace")
     except (OSError, zipfile.BadZipFile, StopIteration):
         return None
+    return Parser().parsestr(text, headersonly=True)
+
+
+def supports_python(path: Path, python: str) -> bool:
+    """Whether the wheel's ``Requires-Python`` admits *python* (``cp312``); False when
+    unreadable."""
+    metadata = _metadata(path)
+    version = _python_version(python).get("python_full_version")
+    if metadata is None or version is None:
+        return False
+    try:
+        return SpecifierSet(metadata.get("Requires-Python") or "").contains(version)
+    except InvalidSpecifier:
+        return False
+
+
+def requires_dist(path: Path) -> list[Requirement] | None:
+    """The wheel's ``Requires-Dist`` lines; None when the file cannot be read."""
+    metadata = _metadata(path)
+    if metadata is None:
+        return None
     found = []
-    for line in Parser().parsestr(text, headersonly=True).get_all("Requires-Dist") or []:
+    for line in metadata.get_all("Requires-Dist") or []:
         try:
             found.append(Requirement(line))
         except InvalidRequirement:
@@ -222,7 +244,7 @@ def _requires_dist(path: Path) -> list[Requirement] | None:
     return found
 
 
-def _applicable(requires: list[Requirement], python: str, extras: set[str]) -> list[str]:
+def applicable(requires: list[Requirement], python: str, extras: set[str]) -> list[str]:
     """Dependencies whose markers hold for *python* (``cp311``) with *extras* requested."""
     version = _python_version(python)
     names: list[str] = []

@@ -21,6 +21,7 @@ from pathlib import Path
 from wheelhub.build.errors import DISK_FULL, HermeticError, HookError, WheelhouseError
 from wheelhub.build.plan import CommonInputs, Plan, PlannedEntry, digest_of, make_plan
 from wheelhub.build.prefetch import Prefetch
+from wheelhub.build.pure import PureOnce
 from wheelhub.build.remote import restore
 from wheelhub.build.report import write_reports
 from wheelhub.build.requirements import RequirementSet, parse_requirements
@@ -41,6 +42,9 @@ from wheelhub.options import BuildOptions
 from wheelhub.util.log import get_logger, prefix
 
 logger = get_logger("build")
+
+# What the prefixes of a run share: the CPU slots, and the pure wheels built once.
+Shared = tuple[threading.Semaphore, PureOnce]
 
 
 def load_inputs(options: BuildOptions) -> tuple[RequirementSet, RequirementSet | None]:
@@ -345,6 +349,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
                   pages: Mapping[str, str]) -> list[PrefixFailure]:
     failures: list[PrefixFailure] = []
     slots = threading.Semaphore(max(1, options.jobs))  # one CPU budget for the whole run
+    pure = PureOnce(wheelhouse=wheelhouse.path)
     with concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
                                                thread_name_prefix="wheelhub") as pool:
         futures = {}
@@ -352,7 +357,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
             context = contextvars.copy_context()
             futures[pool.submit(context.run, _build_prefix, python, plan, options, engine,
                                 image, requirements, build_requirements, common, wheelhouse,
-                                writer, timings, after, slots, pages)] = python
+                                writer, timings, after, (slots, pure), pages)] = python
         try:
             pending = set(futures)
             while pending:
@@ -376,12 +381,12 @@ def _build_prefix(python: PythonPrefix, plan: Plan, options: BuildOptions, engin
                   image: ImageInfo, requirements: RequirementSet,
                   build_requirements: RequirementSet | None, common: CommonInputs,
                   wheelhouse: Wheelhouse, writer: ManifestWriter, timings: Timings,
-                  after: Mapping[str, set[str]], slots: threading.Semaphore,
+                  after: Mapping[str, set[str]], shared: Shared,
                   pages: Mapping[str, str]) -> PrefixFailure | None:
     try:
         return _build_in_session(python, plan, options, engine, image, requirements,
                                  build_requirements, common, wheelhouse, writer, timings,
-                                 after, slots, pages.get(python.tag))
+                                 after, shared, pages.get(python.tag))
     except EngineError as error:  # the daemon went away: this prefix stops, others go on
         with prefix(python.tag):
             logger.info("FAILED: %s", error.message)
@@ -393,7 +398,7 @@ def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, e
                       image: ImageInfo, requirements: RequirementSet,
                       build_requirements: RequirementSet | None, common: CommonInputs,
                       wheelhouse: Wheelhouse, writer: ManifestWriter, timings: Timings,
-                      after: Mapping[str, set[str]], slots: threading.Semaphore,
+                      after: Mapping[str, set[str]], shared: Shared,
                       page: str | None) -> PrefixFailure | None:
     todo = [e for e in plan.for_python(python) if e.needs_build]
     key = prepared_key(options, common, python)
@@ -422,7 +427,7 @@ def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, e
         failure = _prepare(steps, todo, writer, wheelhouse)
         if failure is not None:
             return failure
-        _build_entries(steps, todo, writer, wheelhouse, timings, after, slots)
+        _build_entries(steps, todo, writer, wheelhouse, timings, after, shared)
     return None
 
 
@@ -453,21 +458,74 @@ def _prepare(steps: PrefixBuild, todo: list[PlannedEntry], writer: ManifestWrite
 
 def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: ManifestWriter,
                    wheelhouse: Wheelhouse, timings: Timings, after: Mapping[str, set[str]],
-                   slots: threading.Semaphore) -> None:
-    """Build *todo* in parallel, each holding one of the run's CPU *slots*; an entry waits
+                   shared: Shared) -> None:
+    """Build *todo* in parallel, each holding one of the run's CPU slots; an entry waits
     for the entries of this prefix it depends on (*after*: from earlier runs' closures),
-    so it builds against their wheels. Each entry writes its own log file."""
+    so it builds against their wheels. A project another Python builds right now waits
+    for that build: if its wheels are pure they are this Python's too. Each entry writes
+    its own log file."""
+    pure = shared[1]
     tag = steps.tag
+    recipes = steps.options.recipes
     cpu_before = steps.cpu_seconds()
     waiting = {p.line.project: {d for d in after.get(p.line.project, set())
                                 if d != p.line.project} for p in todo}
     pending = {p.line.project: p for p in todo}
     total = len(todo)
 
-    def one(index: int, planned: PlannedEntry) -> None:
-        with slots, prefix(f"{tag} {planned.line.project}"):
-            logger.info("(%d/%d) building %s", index, total, planned.line.requirement)
-            capture = LogCapture(path=wheelhouse.log_path(tag, planned.line.project))
+    started = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, steps.options.jobs),
+                                               thread_name_prefix=f"wheelhub-{tag}") as pool:
+        running: dict[concurrent.futures.Future[None], str] = {}
+        try:
+            while pending or running:
+                blocked = pending.keys() | set(running.values())
+                ready = [name for name in pending if not waiting[name] & blocked]
+                if not ready and not running:  # a cycle among known closures: go in order
+                    ready = [next(iter(pending))]
+                for name in ready:
+                    claim = pure.claim(name, tag)
+                    if claim == "busy":
+                        continue
+                    started += 1
+                    planned = pending.pop(name)
+                    if isinstance(claim, Entry):
+                        with prefix(f"{tag} {name}"):
+                            logger.info("(%d/%d) %s: the pure wheels built for %s serve %s too",
+                                        started, total, planned.line.requirement,
+                                        claim.python, tag)
+                        writer.record(steps.reuse(planned, claim, recipes))
+                        continue
+                    context = contextvars.copy_context()
+                    running[pool.submit(context.run, _build_one, steps, planned,
+                                        f"({started}/{total})", writer, shared)] = name
+                if not running:
+                    pure.wait(0.5)  # what is left is being built for another Python
+                    continue
+                done, _ = concurrent.futures.wait(running, timeout=0.5,
+                                                  return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    future.result()
+        except BaseException:
+            for future, name in running.items():
+                future.cancel()
+                pure.finished(name, tag, None)  # the other Pythons build it themselves
+            raise
+    cpu_after = steps.cpu_seconds()
+    if cpu_before is not None and cpu_after is not None:
+        timings.add_cpu(tag, cpu_after - cpu_before)
+
+
+def _build_one(steps: PrefixBuild, planned: PlannedEntry, progress: str,
+               writer: ManifestWriter, shared: Shared) -> None:
+    """One entry in its own log file, holding a CPU slot; its end told to the others."""
+    slots, pure = shared
+    entry = None
+    try:
+        with slots, prefix(f"{steps.tag} {planned.line.project}"):
+            logger.info("%s building %s", progress, planned.line.requirement)
+            capture = LogCapture(path=steps.wheelhouse.log_path(steps.tag, planned.line.project))
             try:
                 entry = steps.build_entry(planned, steps.options.recipes, capture)
             finally:
@@ -477,33 +535,8 @@ def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: Manifes
                     vendored = f" (vendored {', '.join(wheel.vendored)})" if wheel.vendored else ""
                     logger.info("-> %s%s", wheel.filename, vendored)
             writer.record(entry)
-
-    started = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, steps.options.jobs),
-                                               thread_name_prefix=f"wheelhub-{tag}") as pool:
-        running: dict[concurrent.futures.Future[None], str] = {}
-        try:
-            while pending or running:
-                ready = [name for name in pending if not waiting[name] & (pending.keys()
-                                                                          | set(running.values()))]
-                if not ready and not running:  # a cycle among known closures: go in order
-                    ready = [next(iter(pending))]
-                for name in ready:
-                    started += 1
-                    context = contextvars.copy_context()
-                    running[pool.submit(context.run, one, started, pending.pop(name))] = name
-                done, _ = concurrent.futures.wait(running, timeout=0.5,
-                                                  return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    running.pop(future)
-                    future.result()
-        except BaseException:
-            for future in running:
-                future.cancel()
-            raise
-    cpu_after = steps.cpu_seconds()
-    if cpu_before is not None and cpu_after is not None:
-        timings.add_cpu(tag, cpu_after - cpu_before)
+    finally:
+        pure.finished(planned.line.project, steps.tag, entry)
 
 
 def dependency_order(plan: Plan, known: Knowledge) -> dict[str, set[str]]:

@@ -255,6 +255,16 @@ class PrefixBuild:
                      inputs=inputs, log=self._rel_log(capture), error=error,
                      duration=round(time.monotonic() - started, 2))
 
+    def reuse(self, planned: PlannedEntry, built: Entry, recipes: Mapping[str, Recipe]) -> Entry:
+        """*built*, another Python's entry whose wheels are all pure and serve this one,
+        recorded for this Python without building."""
+        inputs = entry_inputs(planned.line, planned.python, self.common, recipes,
+                              pins_by_project(self.requirements),
+                              [w.project for w in built.wheels])
+        return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
+                     python=self.tag, key=key_of(inputs), prekey=planned.prekey, status="built",
+                     wheels=built.wheels, inputs=inputs, log=built.log)
+
     def _build_wheels(self, planned: PlannedEntry, recipe: Recipe | None, out_dir: str,
                       env: Mapping[str, str], capture: LogCapture) -> str:
         """Wheels into *out_dir* with the chosen frontend; the failure, or ''."""
