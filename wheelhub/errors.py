@@ -9,7 +9,7 @@ messages stay uniform.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 
@@ -37,11 +37,8 @@ class ConfigError(UsageError):
 
     @classmethod
     def unknown_key(cls, key: str, source: str, known: Sequence[str]) -> ConfigError:
-        import difflib
-
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(known))}"
-        return cls(f"{source}: unknown option '{key}'", hint=hint)
+        return cls(f"{source}: unknown option '{key}'",
+                   hint=did_you_mean(key, known, f"known keys: {', '.join(sorted(known))}"))
 
 
 class Interrupted(WheelhubError):
@@ -92,3 +89,11 @@ class WheelhouseInputError(UsageError):
     def empty(cls, path: str) -> WheelhouseInputError:
         return cls(f"wheelhouse '{path}' has no built wheels to {cls.verb}",
                    hint=f"run `wheelhub build` first; {cls.verb} reads its wheelhub-manifest.json")
+
+
+def did_you_mean(name: str, known: Iterable[str], otherwise: str) -> str:
+    """The hint for an unknown *name*: the closest of *known*, else *otherwise*."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean '{close[0]}'?" if close else otherwise

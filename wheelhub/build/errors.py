@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from wheelhub.errors import UsageError, WheelhubError
+from wheelhub.errors import UsageError, WheelhubError, did_you_mean
 
 
 class RequirementsError(UsageError):
@@ -94,12 +94,8 @@ class ShellError(UsageError):
 
     @classmethod
     def unknown_package(cls, name: str, known: Sequence[str]) -> ShellError:
-        import difflib
-
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = (f"did you mean '{close[0]}'?" if close
-                else f"requirements: {', '.join(known) or 'none'}")
-        return cls(f"--package '{name}' is not in the requirements", hint=hint)
+        return cls(f"--package '{name}' is not in the requirements",
+                   hint=did_you_mean(name, known, f"requirements: {', '.join(known) or 'none'}"))
 
     @classmethod
     def one_python(cls, selector: str, matched: Sequence[str]) -> ShellError:

@@ -24,7 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from wheelhub.errors import WheelhouseInputError
+from wheelhub.errors import WheelhouseInputError, did_you_mean
 from wheelhub.manifest import MANIFEST_NAME, Entry, Manifest, WheelRecord
 
 
@@ -384,11 +384,9 @@ class GraphInputError(WheelhouseInputError):
 
     @classmethod
     def unknown_project(cls, name: str, known: Iterable[str]) -> GraphInputError:
-        import difflib
-
-        close = difflib.get_close_matches(canonicalize_name(name), list(known), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "it was not built: see `wheelhub graph`"
-        return cls(f"'{name}' is not in the built dependency graph", hint=hint)
+        return cls(f"'{name}' is not in the built dependency graph",
+                   hint=did_you_mean(canonicalize_name(name), known,
+                                     "it was not built: see `wheelhub graph`"))
 
 
 def load_graph(wheelhouse: Path, *, python: str | None = None) -> Graph:
