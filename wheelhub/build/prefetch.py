@@ -50,7 +50,6 @@ HERMETIC_DIR = "hermetic"  # in the cache directory, which every build container
 PEP517_DEFAULT = ("setuptools>=40.8.0",)  # what pip assumes without [build-system]
 # Asked for by setuptools' get_requires_for_build_wheel before 70.1: fetched beside it.
 SETUPTOOLS_EXTRAS = ("wheel",)
-FRONTEND_PACKAGES = {"pip": (), "build": ("build",), "build[uv]": ("build", "uv")}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,6 +59,7 @@ class Need:
     what: str  # "whfix-clib==1.0", "build backend of whfix-clib-1.0.tar.gz", ...
     python: str
     args: tuple[str, ...]  # pip download arguments
+    optional: bool  # a requirement's own wheel or sdist: finding none is the caller's to judge
     digest: str  # of everything the result depends on: a changed input is a new need
 
     @property
@@ -114,7 +114,7 @@ class Prefetch:
                 raise HermeticError.no_distribution(str(line.requirement), line.location,
                                                     missing, self.plat, "--only-binary")
             sources.append((line, missing, self._need(str(line.requirement), "", (
-                "--no-binary", ":all:", "--no-deps", str(line.requirement)))))
+                "--no-binary", ":all:", "--no-deps", str(line.requirement)), optional=True)))
         sdists: dict[str, list[str]] = {}  # sdist filename -> the Pythons that build it
         for (line, missing, _need), (_same, files) in zip(
                 sources, self._fetch_all([s[2] for s in sources]), strict=True):
@@ -131,8 +131,10 @@ class Prefetch:
         return Prefetched(lock=final, pages=self._write_pages(final),
                           downloaded=self._downloaded)
 
-    def _need(self, what: str, python: str, args: tuple[str, ...]) -> Need:
-        return Need(what=what, python=python, args=args, digest=self._digest(args))
+    def _need(self, what: str, python: str, args: tuple[str, ...], *,
+              optional: bool = False) -> Need:
+        return Need(what=what, python=python, args=args, optional=optional,
+                    digest=self._digest(args))
 
     def _digest(self, args: Sequence[str]) -> str:
         """What a locked result depends on: the pip arguments and the constraints' text."""
@@ -152,7 +154,7 @@ class Prefetch:
             for python in self.pythons:
                 needs.append(self._need(str(line.requirement), python.tag, (
                     *self._target(python), "--only-binary", ":all:", "--no-deps",
-                    str(line.requirement))))
+                    str(line.requirement)), optional=True))
         return needs
 
     def _check_pinned(self, line: RequirementLine) -> None:
@@ -168,7 +170,7 @@ class Prefetch:
             for tag in pythons:
                 per_python.setdefault(tag, {})[requires] = (
                     f"build backend of {filename} ({', '.join(requires)})")
-        extra = list(FRONTEND_PACKAGES.get(self.frontend, ()))
+        extra = [] if self.frontend == "pip" else [self.frontend]  # what the session installs
         if self.build_requirements is not None:
             extra += [str(line.requirement) for line in self.build_requirements.requirements]
         constraints = self._build_constraints()
@@ -219,7 +221,7 @@ class Prefetch:
             logger.info("fetching %s%s", need.what, f" for {need.python}" if need.python else "")
             done = subprocess.run(argv, capture_output=True, text=True, check=False)
             if done.returncode != 0:
-                if "--no-deps" in need.args:  # a requirement's own wheel or sdist
+                if need.optional:
                     return []
                 raise HermeticError.fetch_failed(need.what, need.python,
                                                  _last_error(done.stderr))
@@ -246,16 +248,13 @@ class Prefetch:
     def _index_options(self) -> list[str]:
         """--index-url, --extra-index-url and --find-links from the requirements files (local
         find-links as host paths)."""
-        out: list[str] = []
-        options = list(self.requirements.pip_options)
         base = self.requirements.files[0].parent if self.requirements.files else Path.cwd()
+        options = self.requirements.host_pip_options(base)
         wanted = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links"}
+        out: list[str] = []
         for index, word in enumerate(options[:-1]):
             if word in wanted:
-                value = options[index + 1]
-                if word in {"-f", "--find-links"} and "://" not in value:
-                    value = str((base / value).resolve())
-                out += [word, value]
+                out += [word, options[index + 1]]
         return out
 
     # -- the find-links pages ------------------------------------------------------------

@@ -55,6 +55,17 @@ class RequirementSet:
     def projects(self) -> list[str]:
         return [line.project for line in self.requirements]
 
+    def host_pip_options(self, base: Path) -> list[str]:
+        """The pip options with each local ``--find-links`` as an absolute path (pip reads
+        them relative to the requirements file in *base*)."""
+        out: list[str] = []
+        for index, word in enumerate(self.pip_options):
+            previous = self.pip_options[index - 1] if index else ""
+            if previous in {"-f", "--find-links"} and "://" not in word:
+                word = str((base / word).resolve())
+            out.append(word)
+        return out
+
     def constraint_text(self) -> str:
         """Requirements and constraints as one constraints file (no extras: pip rejects them)."""
         lines = []

@@ -43,8 +43,13 @@ from wheelhub.util.log import get_logger, prefix
 
 logger = get_logger("build")
 
-# What the prefixes of a run share: the CPU slots, and the pure wheels built once.
-Shared = tuple[threading.Semaphore, PureOnce]
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Shared:
+    """What the prefixes of a run share."""
+
+    slots: threading.Semaphore  # one CPU budget for the whole run
+    pure: PureOnce  # pure wheels built once
 
 
 def load_inputs(options: BuildOptions) -> tuple[RequirementSet, RequirementSet | None]:
@@ -348,8 +353,8 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
                   timings: Timings, after: Mapping[str, set[str]],
                   pages: Mapping[str, str]) -> list[PrefixFailure]:
     failures: list[PrefixFailure] = []
-    slots = threading.Semaphore(max(1, options.jobs))  # one CPU budget for the whole run
-    pure = PureOnce(wheelhouse=wheelhouse.path)
+    shared = Shared(slots=threading.Semaphore(max(1, options.jobs)),
+                    pure=PureOnce(wheelhouse=wheelhouse.path))
     with concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
                                                thread_name_prefix="wheelhub") as pool:
         futures = {}
@@ -357,7 +362,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
             context = contextvars.copy_context()
             futures[pool.submit(context.run, _build_prefix, python, plan, options, engine,
                                 image, requirements, build_requirements, common, wheelhouse,
-                                writer, timings, after, (slots, pure), pages)] = python
+                                writer, timings, after, shared, pages)] = python
         try:
             pending = set(futures)
             while pending:
@@ -464,7 +469,7 @@ def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: Manifes
     so it builds against their wheels. A project another Python builds right now waits
     for that build: if its wheels are pure they are this Python's too. Each entry writes
     its own log file."""
-    pure = shared[1]
+    pure = shared.pure
     tag = steps.tag
     recipes = steps.options.recipes
     cpu_before = steps.cpu_seconds()
@@ -520,10 +525,9 @@ def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: Manifes
 def _build_one(steps: PrefixBuild, planned: PlannedEntry, progress: str,
                writer: ManifestWriter, shared: Shared) -> None:
     """One entry in its own log file, holding a CPU slot; its end told to the others."""
-    slots, pure = shared
     entry = None
     try:
-        with slots, prefix(f"{steps.tag} {planned.line.project}"):
+        with shared.slots, prefix(f"{steps.tag} {planned.line.project}"):
             logger.info("%s building %s", progress, planned.line.requirement)
             capture = LogCapture(path=steps.wheelhouse.log_path(steps.tag, planned.line.project))
             try:
@@ -536,7 +540,7 @@ def _build_one(steps: PrefixBuild, planned: PlannedEntry, progress: str,
                     logger.info("-> %s%s", wheel.filename, vendored)
             writer.record(entry)
     finally:
-        pure.finished(planned.line.project, steps.tag, entry)
+        shared.pure.finished(planned.line.project, steps.tag, entry)
 
 
 def dependency_order(plan: Plan, known: Knowledge) -> dict[str, set[str]]:

@@ -5,6 +5,7 @@ orchestration across prefixes lives in :mod:`wheelhub.build.run`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import time
@@ -342,16 +343,11 @@ class PrefixBuild:
         out: list[str] = []
         if self.find_links is not None:
             out += ["--no-index", "--find-links", self._find_links_page()]
-        options = list(self.requirements.pip_options)
-        base = self.options.requirements.parent
+        options = self.requirements.host_pip_options(self.options.requirements.parent)
         for index, word in enumerate(options):
-            previous = options[index - 1] if index else ""
-            if previous in {"-f", "--find-links"} and "://" not in word:
-                path = (base / word).resolve()
-                try:
-                    word = self._project_path(path)
-                except ValueError:
-                    word = str(path)
+            if index and options[index - 1] in {"-f", "--find-links"} and "://" not in word:
+                with contextlib.suppress(ValueError):  # a path outside the project stays
+                    word = self._project_path(Path(word))
             out.append(word)
         return out
 
