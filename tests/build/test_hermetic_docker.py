@@ -155,3 +155,17 @@ def test_unfetchable_requirements_fail_before_any_container(base: Path, cache: P
     assert done.returncode == 2, done.stderr
     assert f"requirements.txt:2: {message}" in done.stderr
     assert not (project / "wheelhouse" / "logs").exists()  # no build container ran
+
+
+def test_the_build_uv_frontend_builds_hermetically(first: subprocess.CompletedProcess[str],
+                                                   base: Path, cache: Path) -> None:
+    # The frontends build every requirement from its sdist, and pip installs the sdist's
+    # build backend (a prefetched wheel) to read its metadata: both must be in the prefetch.
+    project = make_project(base, ("whfix-pure", "whfix-dependent"),
+                           "whfix-pure==1.0\nwhfix-dependent==1.0\n")
+    done = run_build(project, cache, "--hermetic", "--setup", "", "--frontend", "build[uv]")
+    assert done.returncode == 0, done.stderr
+    wheels = sorted(p.name for p in (project / "wheelhouse").glob("*.whl"))
+    assert wheels == ["whfix_dependent-1.0-py3-none-any.whl", "whfix_pure-1.0-py3-none-any.whl"]
+    log = (project / "wheelhouse" / "logs" / "cp311" / "whfix-pure.log").read_text()
+    assert "--installer uv" in log and "--no-index" in log

@@ -149,7 +149,8 @@ class Prefetch:
         needs: list[Need] = []
         for line in self.requirements.requirements:
             self._check_pinned(line)
-            if _listed(line.project, self.no_binary):
+            # pip wheel takes a wheel where there is one; the build frontends build the sdist
+            if self.frontend != "pip" or _listed(line.project, self.no_binary):
                 continue
             for python in self.pythons:
                 needs.append(self._need(str(line.requirement), python.tag, (

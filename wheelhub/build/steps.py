@@ -312,8 +312,10 @@ class PrefixBuild:
         return f"{shell_join(argv[:-1])} {shlex.quote(self._work('out', project))}/*.whl"
 
     def source_command(self, planned: PlannedEntry, dest: str) -> list[str]:
-        """``pip download`` of the requirement's sdist, from where the build would get it."""
-        return [self.python, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+        """``pip download`` of the requirement's sdist, from where the build would get it
+        (its build backend, which pip installs to read the sdist's metadata, may be wheels)."""
+        return [self.python, "-m", "pip", "download", "--no-deps",
+                "--no-binary", planned.line.project,
                 "--dest", dest, *self._translated_pip_options(),
                 "--constraint", self._work("pins.txt"), str(planned.line.requirement)]
 
