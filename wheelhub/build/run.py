@@ -488,13 +488,20 @@ def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: Manifes
                 ready = [name for name in pending if not waiting[name] & blocked]
                 if not ready and not running:  # a cycle among known closures: go in order
                     ready = [next(iter(pending))]
+                launched = False
                 for name in ready:
+                    # Claim a project only with a CPU slot in hand, so each Python takes
+                    # the next project no other Python has started.
+                    if not shared.slots.acquire(timeout=0.05):
+                        break
                     claim = pure.claim(name, tag)
                     if claim == "busy":
+                        shared.slots.release()
                         continue
-                    started += 1
+                    started, launched = started + 1, True
                     planned = pending.pop(name)
                     if isinstance(claim, Entry):
+                        shared.slots.release()
                         with prefix(f"{tag} {name}"):
                             logger.info("(%d/%d) %s: the pure wheels built for %s serve %s too",
                                         started, total, planned.line.requirement,
@@ -504,17 +511,20 @@ def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: Manifes
                     context = contextvars.copy_context()
                     running[pool.submit(context.run, _build_one, steps, planned,
                                         f"({started}/{total})", writer, shared)] = name
-                if not running:
-                    pure.wait(0.5)  # what is left is being built for another Python
+                if launched:
                     continue
-                done, _ = concurrent.futures.wait(running, timeout=0.5,
+                if not running:
+                    pure.wait(0.1)  # what is left is being built for another Python
+                    continue
+                done, _ = concurrent.futures.wait(running, timeout=0.1,
                                                   return_when=concurrent.futures.FIRST_COMPLETED)
                 for future in done:
                     running.pop(future)
                     future.result()
         except BaseException:
             for future, name in running.items():
-                future.cancel()
+                if future.cancel():  # never started: its slot goes back
+                    shared.slots.release()
                 pure.finished(name, tag, None)  # the other Pythons build it themselves
             raise
     cpu_after = steps.cpu_seconds()
@@ -524,10 +534,11 @@ def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: Manifes
 
 def _build_one(steps: PrefixBuild, planned: PlannedEntry, progress: str,
                writer: ManifestWriter, shared: Shared) -> None:
-    """One entry in its own log file, holding a CPU slot; its end told to the others."""
+    """One entry in its own log file, in the CPU slot taken for it (given back here); its
+    end told to the others."""
     entry = None
     try:
-        with shared.slots, prefix(f"{steps.tag} {planned.line.project}"):
+        with prefix(f"{steps.tag} {planned.line.project}"):
             logger.info("%s building %s", progress, planned.line.requirement)
             capture = LogCapture(path=steps.wheelhouse.log_path(steps.tag, planned.line.project))
             try:
@@ -540,6 +551,7 @@ def _build_one(steps: PrefixBuild, planned: PlannedEntry, progress: str,
                     logger.info("-> %s%s", wheel.filename, vendored)
             writer.record(entry)
     finally:
+        shared.slots.release()
         shared.pure.finished(planned.line.project, steps.tag, entry)
 
 
