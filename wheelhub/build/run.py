@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
-import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,11 +20,11 @@ from pathlib import Path
 from wheelhub.build.errors import DISK_FULL, HermeticError, HookError, WheelhouseError
 from wheelhub.build.plan import CommonInputs, Plan, PlannedEntry, digest_of, make_plan
 from wheelhub.build.prefetch import Prefetch
-from wheelhub.build.pure import PureOnce
 from wheelhub.build.remote import restore
 from wheelhub.build.report import write_reports
 from wheelhub.build.requirements import RequirementSet, parse_requirements
 from wheelhub.build.results import BuildResult, PrefixFailure
+from wheelhub.build.schedule import CpuSlots, PureOnce
 from wheelhub.build.shards import Knowledge, Shard, only_shard
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.timings import Timings
@@ -48,7 +47,7 @@ logger = get_logger("build")
 class Shared:
     """What the prefixes of a run share."""
 
-    slots: threading.Semaphore  # one CPU budget for the whole run
+    slots: CpuSlots  # one CPU budget for the whole run
     pure: PureOnce  # pure wheels built once
 
 
@@ -353,7 +352,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
                   timings: Timings, after: Mapping[str, set[str]],
                   pages: Mapping[str, str]) -> list[PrefixFailure]:
     failures: list[PrefixFailure] = []
-    shared = Shared(slots=threading.Semaphore(max(1, options.jobs)),
+    shared = Shared(slots=CpuSlots(count=max(1, options.jobs)),
                     pure=PureOnce(wheelhouse=wheelhouse.path))
     with concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
                                                thread_name_prefix="wheelhub") as pool:
@@ -432,7 +431,7 @@ def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, e
         failure = _prepare(steps, todo, writer, wheelhouse)
         if failure is not None:
             return failure
-        _build_entries(steps, todo, writer, wheelhouse, timings, after, shared)
+        _build_entries(steps, todo, writer, timings, after, shared)
     return None
 
 
@@ -462,74 +461,95 @@ def _prepare(steps: PrefixBuild, todo: list[PlannedEntry], writer: ManifestWrite
 
 
 def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: ManifestWriter,
-                   wheelhouse: Wheelhouse, timings: Timings, after: Mapping[str, set[str]],
-                   shared: Shared) -> None:
-    """Build *todo* in parallel, each holding one of the run's CPU slots; an entry waits
-    for the entries of this prefix it depends on (*after*: from earlier runs' closures),
-    so it builds against their wheels. A project another Python builds right now waits
-    for that build: if its wheels are pure they are this Python's too. Each entry writes
-    its own log file."""
-    pure = shared.pure
-    tag = steps.tag
-    recipes = steps.options.recipes
+                   timings: Timings, after: Mapping[str, set[str]], shared: Shared) -> None:
+    """Build *todo* in parallel, each in one of the run's CPU slots; an entry waits for the
+    entries of this prefix it depends on (*after*: from earlier runs' closures), so it
+    builds against their wheels. A project another Python builds right now waits for that
+    build: if its wheels are pure they are this Python's too. Each entry writes its own
+    log file."""
     cpu_before = steps.cpu_seconds()
-    waiting = {p.line.project: {d for d in after.get(p.line.project, set())
-                                if d != p.line.project} for p in todo}
-    pending = {p.line.project: p for p in todo}
-    total = len(todo)
-
-    started = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, steps.options.jobs),
-                                               thread_name_prefix=f"wheelhub-{tag}") as pool:
-        running: dict[concurrent.futures.Future[None], str] = {}
+                                               thread_name_prefix=f"wheelhub-{steps.tag}") as pool:
+        queue = _EntryQueue(steps=steps, writer=writer, shared=shared, pool=pool, todo=todo,
+                            after=after)
         try:
-            while pending or running:
-                blocked = pending.keys() | set(running.values())
-                ready = [name for name in pending if not waiting[name] & blocked]
-                if not ready and not running:  # a cycle among known closures: go in order
-                    ready = [next(iter(pending))]
-                launched = False
-                for name in ready:
-                    # Claim a project only with a CPU slot in hand, so each Python takes
-                    # the next project no other Python has started.
-                    if not shared.slots.acquire(timeout=0.05):
-                        break
-                    claim = pure.claim(name, tag)
-                    if claim == "busy":
-                        shared.slots.release()
-                        continue
-                    started, launched = started + 1, True
-                    planned = pending.pop(name)
-                    if isinstance(claim, Entry):
-                        shared.slots.release()
-                        with prefix(f"{tag} {name}"):
-                            logger.info("(%d/%d) %s: the pure wheels built for %s serve %s too",
-                                        started, total, planned.line.requirement,
-                                        claim.python, tag)
-                        writer.record(steps.reuse(planned, claim, recipes))
-                        continue
-                    context = contextvars.copy_context()
-                    running[pool.submit(context.run, _build_one, steps, planned,
-                                        f"({started}/{total})", writer, shared)] = name
-                if launched:
-                    continue
-                if not running:
-                    pure.wait(0.1)  # what is left is being built for another Python
-                    continue
-                done, _ = concurrent.futures.wait(running, timeout=0.1,
-                                                  return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    running.pop(future)
-                    future.result()
+            while queue.pending or queue.running:
+                if not queue.start_ready():
+                    queue.wait()
         except BaseException:
-            for future, name in running.items():
-                if future.cancel():  # never started: its slot goes back
-                    shared.slots.release()
-                pure.finished(name, tag, None)  # the other Pythons build it themselves
+            queue.cancel()
             raise
+        finally:
+            shared.slots.stop_asking(steps.tag)
     cpu_after = steps.cpu_seconds()
     if cpu_before is not None and cpu_after is not None:
-        timings.add_cpu(tag, cpu_after - cpu_before)
+        timings.add_cpu(steps.tag, cpu_after - cpu_before)
+
+
+class _EntryQueue:
+    """One prefix's entries: pending (in plan order), running, and how to start the next."""
+
+    def __init__(self, *, steps: PrefixBuild, writer: ManifestWriter, shared: Shared,
+                 pool: concurrent.futures.ThreadPoolExecutor, todo: list[PlannedEntry],
+                 after: Mapping[str, set[str]]) -> None:
+        self.steps, self.writer, self.shared, self.pool = steps, writer, shared, pool
+        self.pending = {p.line.project: p for p in todo}
+        self.running: dict[concurrent.futures.Future[None], str] = {}
+        self.waiting = {p.line.project: {d for d in after.get(p.line.project, set())
+                                         if d != p.line.project} for p in todo}
+        self.total, self.started, self.starved = len(todo), 0, False
+
+    def start_ready(self) -> bool:
+        """Start (or record as reused) what is ready; whether anything was."""
+        tag, slots = self.steps.tag, self.shared.slots
+        blocked = self.pending.keys() | set(self.running.values())
+        ready = [name for name in self.pending if not self.waiting[name] & blocked]
+        if not ready and not self.running:  # a cycle among known closures: go in order
+            ready = [next(iter(self.pending))]
+        launched = self.starved = False
+        for name in ready:
+            # Claim a project only with a CPU slot in hand, so each Python takes the next
+            # project no other Python has started.
+            if not slots.take(tag, timeout=0.05):
+                self.starved = True  # stays asking: served before a Python holding more
+                break
+            claim = self.shared.pure.claim(name, tag)
+            if claim == "busy":
+                slots.give(tag)
+                continue
+            self.started, launched = self.started + 1, True
+            planned = self.pending.pop(name)
+            progress = f"({self.started}/{self.total})"
+            if isinstance(claim, Entry):
+                slots.give(tag)
+                with prefix(f"{tag} {name}"):
+                    logger.info("%s %s: the pure wheels built for %s serve %s too", progress,
+                                planned.line.requirement, claim.python, tag)
+                self.writer.record(self.steps.reuse(planned, claim, self.steps.options.recipes))
+                continue
+            context = contextvars.copy_context()
+            self.running[self.pool.submit(context.run, _build_one, self.steps, planned,
+                                          progress, self.writer, self.shared)] = name
+        return launched
+
+    def wait(self) -> None:
+        """For a build of this prefix to end, or (none running) another Python's."""
+        if not self.starved:
+            self.shared.slots.stop_asking(self.steps.tag)
+        if not self.running:
+            self.shared.pure.wait(0.1)  # what is left is being built for another Python
+            return
+        done, _ = concurrent.futures.wait(self.running, timeout=0.1,
+                                          return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            self.running.pop(future)
+            future.result()
+
+    def cancel(self) -> None:
+        for future, name in self.running.items():
+            if future.cancel():  # never started: its slot goes back
+                self.shared.slots.give(self.steps.tag)
+            self.shared.pure.finished(name, self.steps.tag, None)  # others build it themselves
 
 
 def _build_one(steps: PrefixBuild, planned: PlannedEntry, progress: str,
@@ -551,7 +571,7 @@ def _build_one(steps: PrefixBuild, planned: PlannedEntry, progress: str,
                     logger.info("-> %s%s", wheel.filename, vendored)
             writer.record(entry)
     finally:
-        shared.slots.release()
+        shared.slots.give(steps.tag)
         shared.pure.finished(planned.line.project, steps.tag, entry)
 
 

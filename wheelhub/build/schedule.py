@@ -1,14 +1,19 @@
-"""Pure wheels built once: a requirement whose whole closure came out pure (``none-any``)
-for one Python is not built again for another; that Python records the same wheels.
+"""What the prefixes (Pythons) of a run share while they build: the CPU slots, and the pure
+wheels built once.
 
-The prefixes of a run share one :class:`PureOnce`. A prefix *claims* a project before it
-builds it; a prefix that finds the project claimed by another builds something else first
-and, when only that is left, waits for the result.
+:class:`CpuSlots` is the run's ``--jobs`` budget, shared fairly: a Python that holds fewer
+slots and asks for one is served first, so every Python starts on its own packages.
+
+:class:`PureOnce`: a requirement whose whole closure came out pure (``none-any``) for one
+Python is not built again for another; that Python records the same wheels. A prefix
+*claims* a project before it builds it; a prefix that finds the project claimed by another
+builds something else first and, when only that is left, waits for the result.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -17,6 +22,44 @@ from wheelhub.build.graph import applicable, requires_dist, supports_python
 from wheelhub.manifest import Entry
 
 Claim = Literal["build", "busy"]
+
+
+@dataclass(kw_only=True)
+class CpuSlots:
+    """The run's CPU slots; a Python asking for one while it holds fewer than another goes
+    first."""
+
+    count: int
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _held: Counter[str] = field(default_factory=Counter)
+    _asking: set[str] = field(default_factory=set)
+
+    def take(self, python: str, timeout: float) -> bool:
+        """A slot for *python* within *timeout*; False: none (it stays asking)."""
+        with self._changed:
+            self._asking.add(python)
+            if not self._changed.wait_for(lambda: self._may_take(python), timeout):
+                return False
+            self._asking.discard(python)
+            self._held[python] += 1
+            return True
+
+    def give(self, python: str) -> None:
+        with self._changed:
+            self._held[python] -= 1
+            self._changed.notify_all()
+
+    def stop_asking(self, python: str) -> None:
+        """*python* has nothing to start now: it no longer holds the others back."""
+        with self._changed:
+            self._asking.discard(python)
+            self._changed.notify_all()
+
+    def _may_take(self, python: str) -> bool:
+        if sum(self._held.values()) >= self.count:
+            return False
+        return not any(self._held[other] < self._held[python]
+                       for other in self._asking if other != python)
 
 
 @dataclass(kw_only=True)
