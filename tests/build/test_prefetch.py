@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_sdist
 from wheelhub.build.errors import HermeticError
-from wheelhub.build.prefetch import build_requires, platform_tags
+from wheelhub.build.prefetch import Prefetch, build_requires, platform_tags
+from wheelhub.build.requirements import parse_requirements
 from wheelhub.build.steps import network_attempt
+from wheelhub.engines.pythons import PythonPrefix
+from wheelhub.manifest import LockedFile
 
 
 def test_platform_tags_accept_every_older_glibc_and_the_legacy_aliases() -> None:
@@ -68,3 +72,18 @@ def test_network_attempts_are_read_from_the_output() -> None:
         "reach the network")
     # A compiler error that mentions a URL is not a network attempt.
     assert network_attempt(["error: see https://gcc.gnu.org/bugs/", "exit status 1"]) is None
+
+
+def test_other_bytes_than_the_lock_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "dists").mkdir()
+    make_sdist("whfix-pure", tmp_path / "dists")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("--find-links ./dists\nwhfix-pure==1.0\n")
+    locked = LockedFile(filename="whfix-pure-1.0.tar.gz", sha256="0" * 64, need="whfix-pure==1.0")
+    prefetch = Prefetch(requirements=parse_requirements(requirements), build_requirements=None,
+                        pythons=[PythonPrefix(tag="cp311", path="/opt/python/cp311-cp311")],
+                        plat="manylinux_2_28_x86_64", cache_dir=tmp_path / "cache",
+                        ca_bundle=Path("/etc/ssl/certs/ca-certificates.crt"), locked=[locked])
+    with pytest.raises(HermeticError, match=r"whfix-pure-1.0.tar.gz: the index now serves other"):
+        prefetch.run()
+    assert not (tmp_path / "cache" / "hermetic" / "files" / "whfix-pure-1.0.tar.gz").exists()

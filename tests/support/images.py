@@ -7,11 +7,18 @@ from typing import Any
 
 
 def remove_prepared_since(client: Any, started: float) -> None:
-    """Remove the prepared snapshots (``wheelhub-prepared``) created since *started*."""
+    """Remove the prepared snapshots (``wheelhub-prepared``) created since *started*; one
+    another run on the same daemon uses right now, or removed first, stays its business."""
+    import docker
+
     for image in client.images.list(name="wheelhub-prepared"):
         created = image.attrs.get("Created", "")
         if created and _timestamp(created) >= started - 1:
-            client.images.remove(image.id, force=True)
+            try:
+                client.images.remove(image.id, force=True)
+            except docker.errors.APIError as error:
+                if error.status_code not in {404, 409}:
+                    raise
 
 
 def _timestamp(text: str) -> float:

@@ -158,8 +158,8 @@ class HermeticError(UsageError):
     def hash_changed(cls, filename: str, locked: str, now: str) -> HermeticError:
         return cls(f"{filename}: the index now serves other bytes than the lock in the "
                    f"manifest (sha256 {locked[:12]}… locked, {now[:12]}… now)",
-                   hint="find out why the file changed; to accept the new bytes, delete "
-                   "the manifest's \"lock\" (or build with --force)")
+                   hint="find out why the file changed; to accept the new bytes, remove "
+                   "\"lock\" from the wheelhouse's wheelhub-manifest.json")
 
     @classmethod
     def unreadable_sdist(cls, filename: str, detail: str) -> HermeticError:

@@ -17,6 +17,7 @@ satisfied by the files on disk fetches nothing.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import html
 import re
@@ -137,11 +138,14 @@ class Prefetch:
                     digest=self._digest(args))
 
     def _digest(self, args: Sequence[str]) -> str:
-        """What a locked result depends on: the pip arguments and the constraints' text."""
-        constraints = (self.build_requirements.constraint_text()
-                       if self.build_requirements is not None else "")
-        text = "\0".join((*args, *self._index_options(), constraints))
+        """What a locked result depends on: the pip arguments, the indexes, the constraints."""
+        text = "\0".join((*args, *self._index_options, self._constraints))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @functools.cached_property
+    def _constraints(self) -> str:
+        return (self.build_requirements.constraint_text()
+                if self.build_requirements is not None else "")
 
     # -- what is needed ------------------------------------------------------------------
     def _wheel_needs(self) -> list[Need]:
@@ -218,7 +222,7 @@ class Prefetch:
             argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
                     "--no-input", "--progress-bar", "off", "--dest", tmp,
                     *(("--cert", str(self.ca_bundle)) if self.ca_bundle is not None else ()),
-                    *self._index_options(), *need.args]
+                    *self._index_options, *need.args]
             logger.info("fetching %s%s", need.what, f" for {need.python}" if need.python else "")
             done = subprocess.run(argv, capture_output=True, text=True, check=False)
             if done.returncode != 0:
@@ -246,6 +250,7 @@ class Prefetch:
             return True
         return path.is_file() and sha256_file(path) == locked.sha256
 
+    @functools.cached_property
     def _index_options(self) -> list[str]:
         """--index-url, --extra-index-url and --find-links from the requirements files (local
         find-links as host paths)."""
