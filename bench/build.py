@@ -7,6 +7,9 @@ image; ratios are printed against the targets:
 
     cold <= 0.5 x seed, warm <= 0.05 x cold, one change <= 1.3 x that package's own build
 
+Each build frontend (``--frontends``, default pip, build and build[uv]) is measured in
+the same run against the same seed, in its own cache directory.
+
 The cold run's report.json ``phases`` are printed too: seconds per phase summed over
 prefixes and entries (image start, CA, hook, build requirements, snapshot, pip wheel =
 download + isolated env + compile, repair), and the floor: the CPU seconds the build
@@ -28,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,10 +88,43 @@ def wheelhub(project: Path, image: str, pythons: list[str], cache: Path,
     return elapsed, json.loads((project / "wheelhouse" / "report.json").read_text())
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Round:
+    """One frontend's cold, warm and one-pin-changed runs."""
+
+    frontend: str
+    cold: float
+    cold_report: dict[str, object]
+    warm: float
+    changed: float
+    own: float  # the longest rebuilt entry after the pin change: that package's own build
+    rebuilt: list[str]
+
+
+def measure(frontend: str, base: Path, image: str, pythons: list[str],
+            extra: Sequence[str]) -> Round:
+    project = make_project(base / frontend)
+    cache = base / f"cache-{frontend}"
+    args = ["--frontend", frontend, *extra]
+    cold, cold_report = wheelhub(project, image, pythons, cache, args)
+    warm, _ = wheelhub(project, image, pythons, cache, args)
+    requirements = project / "requirements.txt"
+    requirements.write_text(requirements.read_text().replace("whfix-pure==1.0", "whfix-pure==1.1"))
+    changed, changed_report = wheelhub(project, image, pythons, cache, args)
+    entries = changed_report["entries"]
+    assert isinstance(entries, list)
+    rebuilt = [e for e in entries if e["status"] == "built"]
+    return Round(frontend=frontend, cold=cold, cold_report=cold_report, warm=warm,
+                 changed=changed, own=max((e["duration"] for e in rebuilt), default=0.0) or 1e-9,
+                 rebuilt=sorted({e["project"] for e in rebuilt}))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", default="wheelhub-local/builder:bookworm")
     parser.add_argument("--python", default="cp311,cp312")
+    parser.add_argument("--frontends", default="pip,build,build[uv]",
+                        help="the build frontends to measure, each against the same seed run")
     parser.add_argument("extra", nargs="*", help="arguments for every wheelhub build")
     args = parser.parse_args()
     extra: list[str] = args.extra
@@ -95,39 +132,32 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="wheelhub-bench-"))
     try:
         seed_time = seed(make_project(base / "seed"), args.image, pythons)
-        project = make_project(base / "wheelhub")
-        cache = base / "cache"
-        cold, cold_report = wheelhub(project, args.image, pythons, cache, extra)
-        warm, _ = wheelhub(project, args.image, pythons, cache, extra)
-        requirements = project / "requirements.txt"
-        requirements.write_text(requirements.read_text().replace("whfix-pure==1.0", "whfix-pure==1.1"))
-        changed, changed_report = wheelhub(project, args.image, pythons, cache, extra)
-        entries = changed_report["entries"]
-        assert isinstance(entries, list)
-        rebuilt = [e for e in entries if e["status"] == "built"]
-        own = max((e["duration"] for e in rebuilt), default=0.0) or 1e-9
+        rounds = [measure(f, base, args.image, pythons, extra) for f in args.frontends.split(",")]
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    rows = [
-        ("seed (docker run per prefix, no cache)", seed_time, "", ""),
-        ("wheelhub cold", cold, f"{cold / seed_time:.2f}x seed", "target <= 0.50x"),
-        ("wheelhub warm (nothing changed)", warm, f"{warm / cold:.3f}x cold", "target <= 0.05x"),
-        ("wheelhub one pin changed", changed, f"{changed / own:.2f}x own build ({own:.1f}s)",
-         "target <= 1.30x"),
-    ]
-    for name, seconds, ratio, target in rows:
-        print(f"{name:42} {seconds:7.1f}s  {ratio:28} {target}")
-    print(f"rebuilt after the pin change: {sorted({e['project'] for e in rebuilt})}")
-    print_phases(cold_report, cold)
+    print(f"{'seed (docker run per prefix, no cache)':46} {seed_time:7.1f}s")
+    for r in rounds:
+        for name, seconds, ratio, target in (
+                (f"cold, --frontend {r.frontend}", r.cold, f"{r.cold / seed_time:.2f}x seed",
+                 "target <= 0.50x"),
+                ("  warm (nothing changed)", r.warm, f"{r.warm / r.cold:.3f}x cold",
+                 "target <= 0.05x"),
+                ("  one pin changed", r.changed, f"{r.changed / r.own:.2f}x own build "
+                 f"({r.own:.1f}s)", "target <= 1.30x")):
+            print(f"{name:46} {seconds:7.1f}s  {ratio:28} {target}")
+        print(f"  rebuilt after the pin change: {r.rebuilt}")
+    for r in rounds:
+        print_phases(r.cold_report, r.cold, r.frontend)
     return 0
 
 
-def print_phases(report: dict[str, object], wall: float) -> None:
+def print_phases(report: dict[str, object], wall: float, frontend: str) -> None:
     """Where the cold run's time went (summed over prefixes and entries), and the floor."""
     phases = report.get("phases")
     if not isinstance(phases, dict) or not phases.get("totals"):
         return
-    print("cold, per phase (seconds summed over prefixes/entries, which overlap):")
+    print(f"cold with --frontend {frontend}, per phase (seconds summed over prefixes/entries, "
+          "which overlap):")
     for name, seconds in sorted(phases["totals"].items(), key=lambda item: -item[1]):
         print(f"  {name:24} {seconds:7.1f}s")
     floor = phases["floor_seconds"]

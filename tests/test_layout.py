@@ -23,12 +23,12 @@ ALLOWED: dict[str, set[str]] = {
     "engines": CONTRACTS,
     # the remote build cache's records and clients; read by build, written by publish
     "cache": CONTRACTS | {"index"},
-    "build": CONTRACTS | {"engines", "cache"},
+    "build": CONTRACTS | {"engines", "cache", "index"},
     "verify": CONTRACTS | {"engines", "build"},
     "publish": CONTRACTS | {"index", "cache"},
     "server": {"errors", "util", "index"},
     "ci": CONTRACTS | {"build", "verify", "publish"},
-    # reads requirements files (build) and the simple API (index); neither may import the other
+    # reads requirements files (build) and the simple API (index)
     "outdated": CONTRACTS | {"build", "index"},
 }
 

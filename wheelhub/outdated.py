@@ -1,7 +1,7 @@
 """Which pins of a requirements file are behind the index, and rewriting them (``--bump``).
 
 A top-level stage of its own: it reads requirements files (``build``) and the simple
-API (``index``), and neither of those stages may import the other. The index is read
+API (``index``). The index is read
 like pip reads it: PEP 691 JSON (``index.simple`` parses it), the proxy and CA settings
 pip honours, yanked files ignored, pre-releases only when asked. Every version
 comparison is ``packaging``'s. The rewrite touches only the version of ``==`` pins,
@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import os
 import platform
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from email.parser import Parser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -29,25 +26,13 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhub.build.errors import RequirementsError
 from wheelhub.build.requirements import RequirementLine, parse_requirements
-from wheelhub.errors import UsageError, WheelhubError
-from wheelhub.index.simple import ACCEPT, IndexFile, parse_project
+from wheelhub.errors import UsageError
+from wheelhub.index.client import DEFAULT_INDEX, IndexClient
+from wheelhub.index.simple import IndexFile
 from wheelhub.util.fileio import atomic_write_bytes, chown_to_user
 from wheelhub.util.redact import redact
 
-DEFAULT_INDEX = "https://pypi.org/simple/"
-# Where a system keeps its CA bundle when no variable names one (Debian, then RHEL).
-SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 _CHANGELOG_LABELS = {"changelog", "changes", "releasenotes", "history", "whatsnew", "news"}
-
-
-class IndexUnreachable(WheelhubError):
-    exit_code = 3
-
-    @classmethod
-    def for_url(cls, url: str, detail: str) -> IndexUnreachable:
-        return cls(f"cannot read the index {redact(url)}: {detail}; nothing was written",
-                   hint="check --index-url (or PIP_INDEX_URL), the proxy (HTTPS_PROXY, PIP_PROXY) "
-                   "and the CA bundle (PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE)")
 
 
 class OutdatedInputError(UsageError):
@@ -167,93 +152,33 @@ class Release:
         return False
 
 
-def verify_setting(env: Mapping[str, str]) -> str | bool:
-    """The CA bundle pip would use: its variables first, else the system's, else certifi's."""
-    for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
-        value = env.get(variable)
-        if value and Path(value).is_file():
-            return value
-    return next((bundle for bundle in SYSTEM_CA_BUNDLES if Path(bundle).is_file()), True)
-
-
-class IndexClient:
-    """Project pages of one simple index, read with pip's network settings."""
-
-    def __init__(self, index_url: str, env: Mapping[str, str] | None = None) -> None:
-        import requests
-
-        env = os.environ if env is None else env
-        self.index_url = index_url if index_url.endswith("/") else index_url + "/"
-        self._session = requests.Session()  # trust_env: HTTP(S)_PROXY and NO_PROXY like pip
-        self._session.verify = verify_setting(env)
-        self._session.headers["User-Agent"] = "wheelhub-outdated"
-        if env.get("PIP_PROXY"):
-            self._session.proxies = {"http": env["PIP_PROXY"], "https": env["PIP_PROXY"]}
-        self._timeout = float(env.get("PIP_DEFAULT_TIMEOUT") or 30)
-
-    def releases(self, project: str) -> list[Release] | None:
-        """The project's releases with at least one file not yanked; None when not on the index."""
-        url = urljoin(self.index_url, f"{canonicalize_name(project)}/")
-        body, content_type = self._get(url, missing_ok=True)
-        if body is None:
-            return None
+def releases(client: IndexClient, project: str) -> list[Release] | None:
+    """The project's releases with at least one file not yanked; None when not on the index."""
+    files = client.project_files(project)
+    if files is None:
+        return None
+    by_version: dict[Version, list[IndexFile]] = {}
+    for file in files:
+        if file.yanked is not None or not file.version:
+            continue
         try:
-            files = parse_project(body, content_type)
-        except (ValueError, KeyError, TypeError) as error:
-            raise IndexUnreachable.for_url(url, f"not a simple index page ({error})") from None
-        by_version: dict[Version, list[IndexFile]] = {}
-        for file in files:
-            if file.yanked is not None or not file.version:
-                continue
-            try:
-                version = Version(file.version)
-            except InvalidVersion:
-                continue
-            by_version.setdefault(version, []).append(replace(file, url=urljoin(url, file.url)))
-        return [Release(version=v, files=tuple(fs)) for v, fs in sorted(by_version.items())]
+            version = Version(file.version)
+        except InvalidVersion:
+            continue
+        by_version.setdefault(version, []).append(file)
+    return [Release(version=v, files=tuple(fs)) for v, fs in sorted(by_version.items())]
 
-    def changelog(self, release: Release) -> str:
-        """A changelog link from the release's Project-URLs (PEP 658 metadata), or ''."""
-        file = next((f for f in release.files if f.metadata_sha256), None)
-        if file is None:
-            return ""
-        body, _type = self._get(file.url.split("#")[0] + ".metadata", missing_ok=True)
-        if body is None:
-            return ""
-        metadata = Parser().parsestr(body.decode("utf-8", "replace"), headersonly=True)
-        for entry in metadata.get_all("Project-URL") or []:
-            label, _, link = entry.partition(",")
-            if re.sub(r"[^a-z]", "", label.lower()) in _CHANGELOG_LABELS:
-                return link.strip()
+
+def changelog(client: IndexClient, release: Release) -> str:
+    """A changelog link from the release's Project-URLs (PEP 658 metadata), or ''."""
+    file = next((f for f in release.files if f.metadata_sha256), None)
+    if file is None:
         return ""
-
-    def _get(self, url: str, *, missing_ok: bool) -> tuple[bytes | None, str]:
-        import requests
-
-        try:
-            response = self._session.get(url, headers={"Accept": ACCEPT}, timeout=self._timeout)
-        except requests.RequestException as error:
-            raise IndexUnreachable.for_url(self.index_url, _short(error)) from None
-        if response.status_code == 404 and missing_ok:
-            return None, ""
-        if response.status_code != 200:
-            raise IndexUnreachable.for_url(url, f"HTTP {response.status_code} {response.reason}")
-        return response.content, response.headers.get("Content-Type", "")
-
-    def close(self) -> None:
-        self._session.close()
-
-
-def _short(error: BaseException) -> str:
-    text = str(error)
-    for needle, short in (("Connection refused", "connection refused"),
-                          ("Name or service not known", "host not found"),
-                          ("Failed to resolve", "host not found"),
-                          ("CERTIFICATE_VERIFY_FAILED", "certificate not trusted"),
-                          ("timed out", "timed out")):
-        if needle in text:
-            return short
-    return redact(text.splitlines()[0][:160] if text else type(error).__name__)
+    for entry in client.core_metadata(file).get("Project-URL", []):
+        label, _, link = entry.partition(",")
+        if re.sub(r"[^a-z]", "", label.lower()) in _CHANGELOG_LABELS:
+            return link.strip()
+    return ""
 
 
 # -- findings --------------------------------------------------------------------------------
@@ -309,14 +234,14 @@ class CheckOptions:
 def check(options: CheckOptions) -> OutdatedReport:
     """Compare every requirement of the file with the newest releases on the index."""
     lines = read_lines(options.requirements)
-    client = IndexClient(options.index_url, options.env)
+    client = IndexClient(options.index_url, options.env, agent="wheelhub-outdated")
     try:
         cache: dict[str, list[Release] | None] = {}
         findings = []
         for pin in lines.pins:
             project = pin.line.project
             if project not in cache:
-                cache[project] = client.releases(project)
+                cache[project] = releases(client, project)
             findings.append(_finding(pin, cache[project], options, client))
     finally:
         client.close()
@@ -354,7 +279,7 @@ def _finding(pin: PinLine, releases: list[Release] | None, options: CheckOptions
         # A range is behind when the newest release falls outside it.
         found = replace(found, outdated=not requirement.specifier.contains(
             newest.version, prereleases=options.pre or None))
-    return replace(found, changelog=client.changelog(newest)) if found.outdated else found
+    return replace(found, changelog=changelog(client, newest)) if found.outdated else found
 
 
 def _bump_target(current: Version, fitting: Sequence[Release], *, major: bool) -> Release | None:

@@ -125,6 +125,9 @@ def test_the_build_uv_frontend_builds_the_same_wheels(
     assert made == sorted(p.name for p in (project / "serial").glob("*.whl"))
     log = (project / "uv" / "logs" / "cp311" / "whfix-pure.log").read_text()
     assert "--installer uv" in log
+    # The sdist came from the host, fetched once: no pip download in the container.
+    assert "sdist fetched once on the host for every Python: sdists/" in log, log
+    assert "pip download" not in log
     phases = report(project / "uv")["phases"]
     assert {"download", "build"} <= set(phases["entries"]["whfix-pure cp311"])
 

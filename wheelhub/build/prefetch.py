@@ -252,16 +252,7 @@ class Prefetch:
 
     @functools.cached_property
     def _index_options(self) -> list[str]:
-        """--index-url, --extra-index-url and --find-links from the requirements files (local
-        find-links as host paths)."""
-        base = self.requirements.files[0].parent if self.requirements.files else Path.cwd()
-        options = self.requirements.host_pip_options(base)
-        wanted = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links"}
-        out: list[str] = []
-        for index, word in enumerate(options[:-1]):
-            if word in wanted:
-                out += [word, options[index + 1]]
-        return out
+        return self.requirements.host_index_options()
 
     # -- the find-links pages ------------------------------------------------------------
     def _write_pages(self, lock: Iterable[LockedFile]) -> dict[str, str]:

@@ -66,6 +66,18 @@ class RequirementSet:
             out.append(word)
         return out
 
+    def host_index_options(self) -> list[str]:
+        """Only where pip looks (``--index-url``, ``--extra-index-url``, ``--find-links``, local
+        paths absolute): what a host-side ``pip download`` of these requirements needs."""
+        base = self.files[0].parent if self.files else Path.cwd()
+        options = self.host_pip_options(base)
+        wanted = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links"}
+        out: list[str] = []
+        for index, word in enumerate(options[:-1]):
+            if word in wanted:
+                out += [word, options[index + 1]]
+        return out
+
     def constraint_text(self) -> str:
         """Requirements and constraints as one constraints file (no extras: pip rejects them)."""
         lines = []

@@ -25,6 +25,7 @@ from wheelhub.build.report import write_reports
 from wheelhub.build.requirements import RequirementSet, parse_requirements
 from wheelhub.build.results import BuildResult, PrefixFailure
 from wheelhub.build.schedule import CpuSlots, PureOnce
+from wheelhub.build.sdists import SharedSdists
 from wheelhub.build.shards import Knowledge, Shard, only_shard
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.timings import Timings
@@ -49,6 +50,7 @@ class Shared:
 
     slots: CpuSlots  # one CPU budget for the whole run
     pure: PureOnce  # pure wheels built once
+    sdists: SharedSdists | None  # the build frontends' sdists, fetched once on the host
 
 
 def load_inputs(options: BuildOptions) -> tuple[RequirementSet, RequirementSet | None]:
@@ -352,10 +354,16 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
                   timings: Timings, after: Mapping[str, set[str]],
                   pages: Mapping[str, str]) -> list[PrefixFailure]:
     failures: list[PrefixFailure] = []
+    # Hermetic runs have every sdist prefetched already.
+    fetch = options.frontend != "pip" and not options.hermetic
+    sdists = SharedSdists(requirements=requirements, cache_dir=options.cache_dir,
+                          ca_bundle=options.ca_bundle, jobs=max(2, options.jobs))
     shared = Shared(slots=CpuSlots(count=max(1, options.jobs)),
-                    pure=PureOnce(wheelhouse=wheelhouse.path))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
-                                               thread_name_prefix="wheelhub") as pool:
+                    pure=PureOnce(wheelhouse=wheelhouse.path), sdists=sdists if fetch else None)
+    with sdists, concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
+                                                       thread_name_prefix="wheelhub") as pool:
+        if fetch:  # while the containers start and run the hook
+            sdists.start(e.line for e in plan.entries if e.needs_build)
         futures = {}
         for python in todo:
             context = contextvars.copy_context()
@@ -411,7 +419,7 @@ def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, e
         return PrefixBuild(session=session, options=options, requirements=requirements,
                            build_requirements=build_requirements, common=common,
                            plat=options.plat or image.plat, wheelhouse=wheelhouse,
-                           timings=timings, find_links=page)
+                           timings=timings, find_links=page, sdists=shared.sdists)
 
     if options.hermetic:
         # Prepared with the network (a hook may install system packages), snapshotted,

@@ -17,6 +17,7 @@ from pathlib import Path
 from wheelhub.build.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
 from wheelhub.build.repair import attach_sbom, explain_failure, needs_repair, repair_command
 from wheelhub.build.requirements import RequirementSet
+from wheelhub.build.sdists import SharedSdists
 from wheelhub.build.timings import Timings, cgroup_cpu_seconds
 from wheelhub.build.wheelhouse import Wheelhouse
 from wheelhub.engines.base import Session, shell_join
@@ -77,6 +78,9 @@ class PrefixBuild:
     # --hermetic: the prefetched files' find-links page (relative to the cache dir); pip
     # then looks nowhere else
     find_links: str | None = None
+    # the build frontends: sdists the host fetched once for every Python
+    sdists: SharedSdists | None = None
+    hook_exports: dict[str, str] = field(default_factory=dict)
 
     @property
     def tag(self) -> str:
@@ -109,6 +113,7 @@ class PrefixBuild:
             "PIP_TIMEOUT": "60",
             "WHEELHUB_PYTHON_TAG": self.tag,
             "WHEELHUB_PYTHON": self.python,
+            "UV_CACHE_DIR": f"{paths.cache}/uv",
             # Compilers use the run's CPU budget (a hook or recipe may override).
             "MAKEFLAGS": f"-j{max(1, self.options.jobs)}",
             "CMAKE_BUILD_PARALLEL_LEVEL": str(max(1, self.options.jobs)),
@@ -140,14 +145,18 @@ class PrefixBuild:
             capture.note("prepared snapshot: hook and build requirements already applied; "
                          "restored exports: " + ", ".join(sorted(restored)))
             self.env.update(restored)
+            self.hook_exports = dict(restored)
         else:
             exported = self._prepare_fresh(capture)
+            self.hook_exports = exported
             with self.timings.phase(self.tag, "snapshot"):
                 self.session.snapshot(exported)
         self.oom_kills = self._oom_kills()
         if self.build_requirements is not None:
-            # Isolated builds inherit the environment, so they see the same pins.
+            # Isolated builds inherit the environment, so they see the same pins (uv
+            # reads its own variable: build[uv]'s build environments).
             self.env["PIP_CONSTRAINT"] = self._work("build-constraints.txt")
+            self.env["UV_CONSTRAINT"] = self._work("build-constraints.txt")
 
     def _prepare_fresh(self, capture: LogCapture) -> dict[str, str]:
         exported: dict[str, str] = {}
@@ -161,16 +170,20 @@ class PrefixBuild:
         if self.options.setup is not None:
             with self.timings.phase(self.tag, "hook"):
                 exported = self._source_hook(capture)
+        # One pip run for the frontend and the build requirements (one start, one resolve).
+        installs: list[str] = []
+        what: list[str] = []
         if self.options.frontend != "pip":
-            with self.timings.phase(self.tag, "frontend"):
-                self._run_or_fail([self.python, "-m", "pip", "install", self.options.frontend],
-                                  capture, f"installing the frontend {self.options.frontend}")
+            installs.append(self.options.frontend)
+            what.append(f"the frontend {self.options.frontend}")
         if self.build_requirements is not None:
             assert self.options.build_requirements is not None
+            installs += ["-r", self._project_path(self.options.build_requirements)]
+            what.append("build requirements")
+        if installs:
             with self.timings.phase(self.tag, "build requirements"):
-                self._run_or_fail([self.python, "-m", "pip", "install", "-r",
-                                   self._project_path(self.options.build_requirements)],
-                                  capture, "installing build requirements")
+                self._run_or_fail([self.python, "-m", "pip", "install", *installs], capture,
+                                  "installing " + " and ".join(what))
         return exported
 
     def _hook_path(self) -> str:
@@ -275,14 +288,23 @@ class PrefixBuild:
             steps.append(("pip wheel", "pip wheel",
                           self._pip_wheel_command(planned, recipe, out_dir)))
         else:
-            sources = self._work("sources", project)
-            steps.append(("download", "pip download", self.source_command(planned, sources)))
             build = [self.python, "-m", "build", "--wheel", "--outdir", out_dir]
             if self.options.frontend == "build[uv]":
                 build += ["--installer", "uv"]
-            # The one sdist pip download wrote (a fresh directory per entry).
-            script = f'{shell_join(build)} "$(ls -d {shlex.quote(sources)}/*)"'
-            steps.append(("build", "python -m build", ["bash", "-c", script]))
+            fetched = None
+            if self.sdists is not None and not self.hook_exports.keys() & _PIP_LOOKS_ELSEWHERE:
+                with self.timings.phase(self.tag, "download", project):
+                    fetched = self.sdists.wait_for(project)
+            if fetched is not None:
+                capture.note(f"sdist fetched once on the host for every Python: {fetched}")
+                steps.append(("build", "python -m build",
+                              [*build, f"{self.session.paths.cache}/{fetched}"]))
+            else:
+                sources = self._work("sources", project)
+                steps.append(("download", "pip download", self.source_command(planned, sources)))
+                # The one sdist pip download wrote (a fresh directory per entry).
+                script = f'{shell_join(build)} "$(ls -d {shlex.quote(sources)}/*)"'
+                steps.append(("build", "python -m build", ["bash", "-c", script]))
         for phase, what, argv in steps:
             capture.note(shell_join(argv))
             with self.timings.phase(self.tag, phase, project):
@@ -424,6 +446,9 @@ class PrefixBuild:
             return str(capture.path)
 
 
+# A hook that exports these sends pip elsewhere than the host looked for sdists.
+_PIP_LOOKS_ELSEWHERE = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX",
+                        "PIP_CONFIG_FILE"}
 _NOT_PREFETCHED = (re.compile(r"No matching distribution found for (\S+)"),
                    re.compile(r"Could not find a version that satisfies the requirement (\S+)"))
 _NO_NETWORK = ("Temporary failure in name resolution", "Network is unreachable",
