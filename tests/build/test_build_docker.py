@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import BUILDER_IMAGE, RUNTIME_IMAGE, make_sdist
-from tests.support.images import remove_prepared_since
+from tests.support.images import prepared_since, remove_prepared_since
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -106,7 +106,12 @@ def project(user: User, tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture(scope="module")
-def cold(user: User, project: Path) -> subprocess.CompletedProcess[str]:
+def cold_started() -> float:
+    return time.time()
+
+
+@pytest.fixture(scope="module")
+def cold(user: User, project: Path, cold_started: float) -> subprocess.CompletedProcess[str]:
     return run_wheelhub(user, project)
 
 
@@ -214,6 +219,18 @@ def test_rerun_without_the_failure_starts_no_container(
     assert "0 to build in 0 container(s)" in warm.stderr
     assert set(statuses(project).values()) == {"cached"}
     assert {n: (project / "wheelhouse" / n).stat().st_mtime_ns for n in wheels(project)} == before
+
+
+def test_the_snapshot_holds_the_hook_but_none_of_the_builds(
+        cold: subprocess.CompletedProcess[str], cold_started: float, docker_client: Any) -> None:
+    # Committed while the builds ran: their workspace (a volume) is not in it.
+    snapshots = prepared_since(docker_client, cold_started)
+    assert len(snapshots) == 2, [s.tags for s in snapshots]
+    for snapshot in snapshots:
+        seen = docker_client.containers.run(
+            snapshot.id, ["sh", "-c", "ls -A /wheelhub/work; test -f /usr/include/yaml.h && "
+                          "echo hook-applied"], entrypoint=[], remove=True, network_mode="none")
+        assert seen.decode().split() == ["hook-applied"], snapshot.tags
 
 
 def test_changing_one_pin_rebuilds_only_what_it_affects(

@@ -24,7 +24,9 @@ def options(tmp_path: Path) -> BuildOptions:
 
 
 def mounts(args: dict[str, Any]) -> dict[str, tuple[str, bool]]:
-    return {m["Target"]: (m["Source"], m["ReadOnly"]) for m in args["mounts"]}
+    """The bind mounts: host source and read-only flag by target."""
+    return {m["Target"]: (m["Source"], m["ReadOnly"]) for m in args["mounts"]
+            if m["Type"] == "bind"}
 
 
 def test_build_container_sees_inputs_read_only_and_a_writable_cache(
@@ -40,6 +42,8 @@ def test_build_container_sees_inputs_read_only_and_a_writable_cache(
     assert "mem_limit" not in args  # no --memory: the engine's default (no limit)
     assert args["name"] == "wheelhub-cp311-0123abcd"
     assert args["image"] == "builder:1" and args["working_dir"] == "/wheelhub/work"
+    # The workspace is a volume of its own: a snapshot committed during builds holds none of it.
+    assert {"Target": "/wheelhub/work", "Type": "volume"} in args["mounts"]
     assert "network_mode" not in args  # the engine's default network
     assert spec.hand_back == ("/wheelhub/cache",) and not spec.keep
     assert engine.paths.ca_bundle is None

@@ -114,6 +114,8 @@ class PrefixBuild:
             "WHEELHUB_PYTHON_TAG": self.tag,
             "WHEELHUB_PYTHON": self.python,
             "UV_CACHE_DIR": f"{paths.cache}/uv",
+            # Build temporaries in the workspace: never in a snapshot committed meanwhile.
+            "TMPDIR": paths.workspace,
             # Compilers use the run's CPU budget (a hook or recipe may override).
             "MAKEFLAGS": f"-j{max(1, self.options.jobs)}",
             "CMAKE_BUILD_PARALLEL_LEVEL": str(max(1, self.options.jobs)),

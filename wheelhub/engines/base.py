@@ -51,7 +51,9 @@ class Session(Protocol):
     restored_env: dict[str, str] | None
 
     def snapshot(self, exported_env: Mapping[str, str]) -> None:
-        """Keep the prepared state (hook run, build requirements installed) for next time."""
+        """Keep the prepared state (hook run, build requirements installed) for next time.
+        May return before it is kept (commands go on meanwhile, writing only to the
+        workspace and the cache); the session's end waits for it."""
         ...
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str], sink: LineSink,

@@ -78,7 +78,8 @@ class ContainerEngine:
         if options.ca_bundle is not None:
             mounts.append(Mount(source=options.ca_bundle, target=CA_BUNDLE))
         return ContainerSpec(image=image, name=name, labels={LABEL: name}, kind=kind,
-                             workdir=self.paths.workspace, mounts=tuple(mounts),
+                             workdir=self.paths.workspace, scratch=self.paths.workspace,
+                             mounts=tuple(mounts),
                              network=options.network, keep=options.keep_container,
                              hand_back=(self.paths.cache,), memory=options.memory)
 

@@ -22,6 +22,7 @@ import os
 import socket
 import tarfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -186,9 +187,18 @@ class LiveContainers:
             thread.join(timeout=20)
 
 
+def hand_back_script(uid: int, gid: int) -> str:
+    """Chown to *uid*:*gid* only what is not theirs yet under the paths given as arguments:
+    a cache holds thousands of files from earlier runs, and ``chown -R`` touched them all
+    (``chown -R`` remains for an image without ``find``)."""
+    owner = f"{uid}:{gid}"
+    return (f'find "$@" \\( ! -uid {uid} -o ! -gid {gid} \\) -exec chown -h {owner} {{}} + '
+            f'2>/dev/null || chown -R {owner} "$@"')
+
+
 def _remove(container: Any) -> None:
     with contextlib.suppress(*_engine_failures()):
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # v: its workspace volume too
 
 
 class ContainerSession:
@@ -204,17 +214,44 @@ class ContainerSession:
         self.python = python
         self.paths = paths
         self.restored_env = restored_env
+        self._committing: threading.Thread | None = None
 
     def snapshot(self, exported_env: Mapping[str, str]) -> None:
         """Commit the prepared container, so the next run with the same inputs (image,
-        hook, build requirements, CA bundle, Python) skips the hook and the installs."""
+        hook, build requirements, CA bundle, Python) skips the hook and the installs.
+
+        The commit runs in the background, unpaused, while the builds start: they write
+        only to the workspace (a volume, which no commit holds) and the cache (a bind
+        mount). :meth:`wait_for_snapshot` (the session's end) waits for it; a commit that
+        fails costs only the next run's preparation, so it is logged, never raised.
+        """
         if self._snapshot_key is None or self._cancel.cancelled:
             return
         changes = [f"LABEL {PREPARED_LABEL}.env={encode_label(dict(exported_env))}",
                    f"LABEL {PREPARED_LABEL}={self.python.tag}"]
-        with engine_calls(self._cancel, "saving the prepared environment"):
-            self._container.commit(repository=PREPARED_REPOSITORY,
-                                   tag=self._snapshot_key[:40], changes=changes)
+        tag = self._snapshot_key[:40]
+
+        def commit() -> None:
+            started = time.monotonic()
+            try:
+                with engine_calls(self._cancel, "saving the prepared environment"):
+                    self._container.commit(repository=PREPARED_REPOSITORY, tag=tag,
+                                           changes=changes, pause=False)
+            except (EngineError, Cancelled) as error:
+                if not self._cancel.cancelled:
+                    logger.info("could not save the prepared environment (the next run "
+                                "prepares again): %s", getattr(error, "message", error))
+                return
+            logger.debug("saved the prepared environment in %.1fs", time.monotonic() - started)
+
+        self._committing = threading.Thread(target=commit, name=f"snapshot-{self.python.tag}",
+                                            daemon=True)
+        self._committing.start()
+
+    def wait_for_snapshot(self) -> None:
+        if self._committing is not None:
+            self._committing.join()
+            self._committing = None
 
     @property
     def container_id(self) -> str:
@@ -429,9 +466,13 @@ class Containers:
                 container.start()
                 logger.debug("started container %s from %s", name, spec.image)
                 container.exec_run(["mkdir", "-p", spec.workdir])
-            yield ContainerSession(self.client, container, python=python, paths=paths,
-                                   cancel=self.cancel_token, snapshot_key=snapshot_key,
-                                   restored_env=restored_env)
+            session = ContainerSession(self.client, container, python=python, paths=paths,
+                                       cancel=self.cancel_token, snapshot_key=snapshot_key,
+                                       restored_env=restored_env)
+            try:
+                yield session
+            finally:
+                session.wait_for_snapshot()
         finally:
             self._finish(spec, name, container)
 
@@ -441,7 +482,8 @@ class Containers:
         if spec.hand_back and not cancelled:
             with contextlib.suppress(*_engine_failures()):
                 uid, gid = owner_ids() or (os.getuid(), os.getgid())
-                container.exec_run(["chown", "-R", f"{uid}:{gid}", *spec.hand_back])
+                container.exec_run(["sh", "-c", hand_back_script(uid, gid), "sh",
+                                    *spec.hand_back])
         if spec.keep and not cancelled:
             logger.info("keeping container %s (--keep-container)", name)
             return

@@ -99,6 +99,9 @@ class ContainerSpec:
     # written there as root stays root-owned on the host (bind-mounted caches).
     hand_back: tuple[str, ...] = ()
     memory: int = 0  # memory limit in bytes (--memory 4G); 0: none
+    # A path on an anonymous volume, removed with the container: what is written there is
+    # never part of a snapshot, so a snapshot can be committed while builds write to it.
+    scratch: str | None = None
 
     def all_labels(self, owner: Mapping[str, str]) -> dict[str, str]:
         """The spec's labels, its kind and *owner* (the run that starts it, for reaping),
@@ -117,6 +120,8 @@ class ContainerSpec:
             "mounts": [{"Target": m.target, "Source": str(m.source), "Type": "bind",
                         "ReadOnly": m.read_only} for m in self.mounts],
         }
+        if self.scratch:
+            args["mounts"].append({"Target": self.scratch, "Type": "volume"})
         if self.network:
             args["network_mode"] = self.network
         if self.memory:
