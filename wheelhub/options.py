@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 from wheelhub.errors import ConfigError
 
 DEFAULT_IMAGE = "quay.io/pypa/manylinux_2_28_x86_64"
-FRONTENDS = ("pip", "build", "build[uv]")  # --frontend
+FRONTENDS = ("auto", "pip", "build", "build[uv]")  # --frontend
 CONFIG_FILE = "wheelhub.yaml"
 ENV_PREFIX = "WHEELHUB_"
 
@@ -113,11 +113,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
                commands=_BUILDING,
                help="CPU slots for the whole run: prefixes, and packages within a prefix "
                "(after their dependencies), built in parallel; MAKEFLAGS=-jN"),
-    OptionSpec(name="frontend", kind="str", default="pip", choices=FRONTENDS,
+    OptionSpec(name="frontend", kind="str", default="auto", choices=FRONTENDS,
                commands=_BUILDING,
                help="build frontend: 'pip' (pip wheel: the package and its dependency "
                "closure), 'build' or 'build[uv]' (the sdist alone via pypa/build; uv makes "
-               "the isolated environments; list every dependency to build in the requirements)"),
+               "the isolated environments; list every dependency to build in the requirements), "
+               "'auto' (pip's choices and closure, but a pinned sdist pip would build is "
+               "built by build[uv]; pip itself with --hermetic or --engine host)"),
     OptionSpec(name="wheelhouse", kind="path", default="wheelhouse", flags=("-w", "--wheelhouse"),
                commands=_BUILDING | {"publish", "graph"},
                help="the wheelhouse: wheels, manifest, logs and reports"),
@@ -542,8 +544,19 @@ class BuildOptions:
     cache_token: str | None = field(default=None, repr=False)
     cache_token_env: str = default("cache_token_env")
     shard: str = ""  # "I/N" or "I/N:projects"; parsed by wheelhub.build.shards
-    frontend: str = "pip"  # one of FRONTENDS
+    frontend: str = default("frontend")  # one of FRONTENDS; 'auto' resolved below
     hermetic: bool = False  # prefetch on the host, then build containers with no network
+
+    def __post_init__(self) -> None:
+        # 'auto' builds sdists with build[uv] from files the host fetched: a hermetic run
+        # has its own prefetch, and the host engine no container to install build[uv] in.
+        if self.frontend == "auto" and (self.hermetic or self.engine == "host"):
+            object.__setattr__(self, "frontend", "pip")
+
+    @property
+    def installs_frontend(self) -> str | None:
+        """What a session installs to build with (beside the build requirements)."""
+        return {"pip": None, "auto": "build[uv]"}.get(self.frontend, self.frontend)
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, *, cwd: Path,

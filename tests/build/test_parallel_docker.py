@@ -1,4 +1,4 @@
-"""Builds inside one prefix in parallel, for real (Docker, pip, cp311).
+"""Builds inside one prefix in parallel, for real (Docker, the default frontend, cp311).
 
 The same project is built serially (``--jobs 1``) and in parallel (``--jobs 3``) into
 two wheelhouses; a user compares what came out, reads the per-package logs, and sees a
@@ -86,8 +86,9 @@ def test_each_log_holds_only_its_own_package(
     logs = project / "parallel" / "logs" / "cp311"
     for name in PACKAGES:
         text = (logs / f"{name}.log").read_text()
-        commands = [line for line in text.splitlines() if " pip wheel " in line]
-        assert len(commands) == 1 and commands[0].endswith(f"{name}==1.0"), text
+        commands = build_commands(text)
+        # build[uv] of the sdist, then (whfix-dependent) pip wheel for the closure
+        assert commands and all(name in c for c in commands), text
         others = {other.replace("-", "_") for other in PACKAGES} - {
             name.replace("-", "_"), "whfix_pure"}  # the dependent's log names its dependency
         assert not [o for o in others if o in text], (name, text)
@@ -98,9 +99,9 @@ def test_phases_and_the_cpu_floor_are_reported(
         project: Path, parallel: subprocess.CompletedProcess[str]) -> None:
     phases = report(project / "parallel")["phases"]
     assert "image start" in phases["prefixes"]["cp311"]  # ca, hook: unless a snapshot had them
-    assert phases["entries"]["whfix-pure cp311"]["pip wheel"] > 0
-    assert "repair" in phases["entries"]["whfix-optional cp311"] or \
-        phases["entries"]["whfix-optional cp311"]["pip wheel"] > 0
+    assert phases["entries"]["whfix-pure cp311"]["build"] > 0  # build[uv], the default's
+    assert phases["entries"]["whfix-dependent cp311"]["pip wheel"] > 0  # and its closure
+    assert phases["entries"]["whfix-optional cp311"]["build"] > 0
     assert phases["cpu_seconds"]["cp311"] > 0
     assert 0 < phases["floor_seconds"] <= phases["cpu_seconds"]["cp311"]
 
@@ -132,6 +133,35 @@ def test_the_build_uv_frontend_builds_the_same_wheels(
     assert {"download", "build"} <= set(phases["entries"]["whfix-pure cp311"])
 
 
+def test_the_pip_frontend_builds_the_same_wheels_with_pip_alone(
+        project: Path, serial: subprocess.CompletedProcess[str]) -> None:
+    result = build(project, "pip", "--jobs", "2", "--frontend", "pip")
+    assert result.returncode == 1, result.stderr
+    made = sorted(p.name for p in (project / "pip").glob("*.whl"))
+    assert made == sorted(p.name for p in (project / "serial").glob("*.whl"))
+    log = (project / "pip" / "logs" / "cp311" / "whfix-pure.log").read_text()
+    assert build_commands(log) == [line for line in log.splitlines() if " pip wheel " in line]
+    assert " -m build " not in log and "sdists/" not in log
+
+
+def test_auto_takes_a_wheel_where_pip_would(project: Path) -> None:
+    """A requirement with a wheel for the Python is pip's to take, not built from source."""
+    wheels = project / "prebuilt"
+    wheels.mkdir(exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w",
+                    str(wheels), str(project / "dists" / "whfix-pure-1.0.tar.gz")],
+                   check=True, capture_output=True)
+    (project / "prebuilt.txt").write_text(
+        "--find-links ./prebuilt\n--find-links ./dists\nwhfix-pure==1.0\nwhfix-optional==1.0\n")
+    result = build(project, "prebuilt-out", "-r", "prebuilt.txt")
+    assert result.returncode == 0, result.stderr
+    logs = project / "prebuilt-out" / "logs" / "cp311"
+    taken = (logs / "whfix-pure.log").read_text()
+    assert " pip wheel " in taken and " -m build " not in taken, taken
+    assert "whfix_pure-1.0-py3-none-any.whl" in taken
+    assert " -m build " in (logs / "whfix-optional.log").read_text()  # no wheel: built
+
+
 def test_an_unknown_frontend_is_refused_before_any_container(project: Path) -> None:
     result = build(project, "never", "--frontend", "poetry")
     assert result.returncode != 0
@@ -149,13 +179,19 @@ def test_pure_wheels_are_built_once_for_every_python(project: Path) -> None:
         assert first["status"] == second["status"] == "built"
         assert [w["filename"] for w in first["wheels"]] == [w["filename"] for w in second["wheels"]]
         built = [tag for tag in ("cp311", "cp312")
-                 if " pip wheel " in _read(project / "two" / "logs" / tag / f"{name}.log")]
+                 if build_commands(_read(project / "two" / "logs" / tag / f"{name}.log"))]
         assert len(built) == 1, (name, built)
         other = "cp312" if built == ["cp311"] else "cp311"
         assert f"the pure wheels built for {built[0]} serve {other} too" in result.stderr
     # A compiled or failing package is still built (or fails) for each Python.
     assert entries[("whfix-broken", "cp311")]["status"] == "failed"
     assert entries[("whfix-broken", "cp312")]["status"] == "failed"
+
+
+def build_commands(log: str) -> list[str]:
+    """The build commands a log shows being run: pip wheel, or pypa/build."""
+    return [line for line in log.splitlines()
+            if line.startswith("+ ") and (" pip wheel " in line or " -m build " in line)]
 
 
 def _read(path: Path) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from wheelhub.build.errors import RequirementsError
-from wheelhub.build.requirements import parse_requirements
+from wheelhub.build.requirements import allowed_formats, parse_requirements
 
 
 def write(path: Path, text: str) -> Path:
@@ -56,3 +56,17 @@ def test_include_cycle_is_named(tmp_path: Path) -> None:
 def test_empty_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RequirementsError, match="no requirements"):
         parse_requirements(write(tmp_path / "r.txt", "# nothing\n"))
+
+
+@pytest.mark.parametrize(("args", "project", "expected"), [
+    ([], "six", {"binary", "source"}),
+    (["--no-binary", ":all:"], "six", {"source"}),
+    (["--no-binary", ":all:", "--only-binary", "Six"], "six", {"binary"}),  # names normalized
+    (["--no-binary", ":all:", "--only-binary", "six"], "pyyaml", {"source"}),
+    (["--only-binary", ":all:", "--no-binary", "pyyaml,six"], "six", {"source"}),
+    (["--no-binary", "six", "--no-binary", ":none:"], "six", {"binary", "source"}),
+    (["--no-binary", "six", "--only-binary", ":all:"], "six", {"binary"}),  # :all: resets
+])
+def test_allowed_formats_follow_pips_rules(args: list[str], project: str,
+                                           expected: set[str]) -> None:
+    assert allowed_formats(project, ["pip", "wheel", *args, f"{project}==1.0"]) == expected

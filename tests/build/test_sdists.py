@@ -14,17 +14,21 @@ import pytest
 
 from tests.conftest import make_sdist
 from wheelhub.build.requirements import parse_requirements
-from wheelhub.build.sdists import SDISTS_DIR, SharedSdists
+from wheelhub.build.sdists import SDISTS_DIR, Release, SharedSdists
 
 CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
-def fetch(requirements: Path, cache: Path, *projects: str) -> dict[str, str | None]:
+def look(requirements: Path, cache: Path, *projects: str) -> dict[str, Release]:
     parsed = parse_requirements(requirements)
     with SharedSdists(requirements=parsed, cache_dir=cache,
                       ca_bundle=CA if CA.exists() else None) as sdists:
         sdists.start(parsed.requirements)
         return {name: sdists.wait_for(name) for name in projects}
+
+
+def fetch(requirements: Path, cache: Path, *projects: str) -> dict[str, str | None]:
+    return {name: found.sdist for name, found in look(requirements, cache, *projects).items()}
 
 
 def test_a_pinned_sdist_is_copied_once_from_local_find_links(tmp_path: Path) -> None:
@@ -112,3 +116,23 @@ def test_a_find_links_page_is_read_and_its_sha256_checked(
     else:  # bytes that are not what the page promises never reach a build
         assert fetched is None
         assert not [p for p in (tmp_path / "cache" / SDISTS_DIR).rglob("*") if p.is_file()]
+
+
+def test_the_wheels_of_the_version_say_whether_pip_would_take_one(tmp_path: Path) -> None:
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    make_sdist("whfix-clib", dists)
+    for name in ("whfix_clib-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                 "whfix_clib-1.0-cp312-cp312-musllinux_1_2_x86_64.whl",
+                 "whfix_clib-0.9-cp312-cp312-manylinux_2_17_x86_64.whl"):
+        (dists / name).write_bytes(b"not read")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("--no-index\n--find-links ./dists\nwhfix-clib==1.0\n")
+    found = look(requirements, tmp_path / "cache", "whfix-clib")["whfix-clib"]
+    assert found.sdist is not None and found.sdist.endswith("/whfix-clib-1.0.tar.gz")
+    assert found.wheels is not None and len(found.wheels) == 2  # 0.9 is another version
+    plat = "manylinux_2_36_x86_64"  # what a bookworm image says
+    assert found.has_wheel_for("cp311", plat) is True  # an older manylinux tag fits
+    assert found.has_wheel_for("cp312", plat) is False  # musllinux does not: pip builds it
+    assert found.has_wheel_for("cp311", "manylinux_2_12_x86_64") is False  # too new a glibc
+    assert Release(sdist=None, wheels=None).has_wheel_for("cp311", plat) is None

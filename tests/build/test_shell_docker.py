@@ -156,9 +156,10 @@ def test_failed_reopens_the_failing_build(project: Path, docker_client: Any) -> 
     manifest = Manifest.load(project / "wheelhouse")
     child = spawn(project, "--failed")
     header = str(child.before)
-    assert "whfix-broken [cp311] failed: pip wheel exited with status 1" in header
+    # The default frontend (auto) built the sdist the host fetched with build[uv].
+    assert "whfix-broken [cp311] failed: python -m build exited with status 1" in header
     assert "the command that failed (in /project" in header
-    assert re.search(r"pip wheel .*whfix-broken==1\.0", header)
+    assert re.search(r"-m build .*--installer uv .*whfix-broken-1\.0\.tar\.gz", header)
     (container,) = build_containers(docker_client, project)
     # The image the build used, by digest; the container starts from its prepared snapshot.
     assert f"({manifest.image_id[:19]})" in header

@@ -9,6 +9,7 @@ across all files is collected and raised once (:class:`RequirementsError`).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,42 @@ class RequirementSet:
             if req.url is None:
                 lines.append(str(req))
         return "\n".join(lines) + ("\n" if lines else "")
+
+
+def allowed_formats(project: str, pip_args: Sequence[str]) -> frozenset[str]:
+    """What pip may take for *project* ("binary", "source") given the ``--no-binary`` and
+    ``--only-binary`` of *pip_args*, in order, with pip's rules (``:all:``, ``:none:``, a
+    later option for a name overriding an earlier one)."""
+    no_binary: set[str] = set()
+    only_binary: set[str] = set()
+    for index, flag in enumerate(pip_args[:-1]):
+        if flag not in {"--no-binary", "--only-binary"}:
+            continue
+        target, other = (no_binary, only_binary) if flag == "--no-binary" else (only_binary,
+                                                                                no_binary)
+        names = pip_args[index + 1].split(",")
+        while ":all:" in names:
+            other.clear()
+            target.clear()
+            target.add(":all:")
+            names = names[names.index(":all:") + 1:]
+        for name in names:
+            if name == ":none:":
+                target.clear()
+            elif name:
+                other.discard(canonicalize_name(name))
+                target.add(canonicalize_name(name))
+    formats = {"binary", "source"}
+    name = canonicalize_name(project)
+    if name in only_binary:
+        formats.discard("source")
+    elif name in no_binary:
+        formats.discard("binary")
+    elif ":all:" in only_binary:
+        formats.discard("source")
+    elif ":all:" in no_binary:
+        formats.discard("binary")
+    return frozenset(formats)
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:

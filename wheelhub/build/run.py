@@ -50,7 +50,7 @@ class Shared:
 
     slots: CpuSlots  # one CPU budget for the whole run
     pure: PureOnce  # pure wheels built once
-    sdists: SharedSdists | None  # the build frontends' sdists, fetched once on the host
+    sdists: SharedSdists | None  # sdists to build from source, fetched once on the host
 
 
 def load_inputs(options: BuildOptions) -> tuple[RequirementSet, RequirementSet | None]:
@@ -80,8 +80,11 @@ def common_inputs(options: BuildOptions, image: ImageInfo,
     plat = options.plat or image.plat or ""
     build_options = (*requirements.pip_options, f"no-binary={','.join(options.no_binary)}",
                      f"only-binary={','.join(options.only_binary)}",
-                     # pip's keys stay as they were before frontends were an option
-                     *((f"frontend={options.frontend}",) if options.frontend != "pip" else ()),
+                     # pip's keys stay as they were before frontends were an option;
+                     # auto's wheels are pip's (the same sdist, backend and closure: only
+                     # who makes the isolated environment differs)
+                     *((f"frontend={options.frontend}",)
+                       if options.frontend not in {"pip", "auto"} else ()),
                      # a hermetic wheel was built from locked inputs alone
                      *(("hermetic",) if options.hermetic else ()))
     return CommonInputs(image_id=image.id, hook_sha256=digest_of(options.setup),

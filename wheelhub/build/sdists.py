@@ -16,27 +16,52 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from packaging.requirements import Requirement
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from wheelhub.build.prefetch import platform_tags
 from wheelhub.build.requirements import RequirementLine, RequirementSet
 from wheelhub.index.client import DEFAULT_INDEX, IndexClient, IndexUnreachable
 from wheelhub.index.dists import parse_dist_filename
 from wheelhub.index.errors import InvalidDistribution
+from wheelhub.index.simple import IndexFile
 from wheelhub.util.fileio import chown_to_user, ensure_dir
 from wheelhub.util.log import get_logger
 
 logger = get_logger("sdists")
 
 SDISTS_DIR = "sdists"  # in the cache directory, which every build container mounts
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Release:
+    """What the host found of one pinned requirement."""
+
+    sdist: str | None  # relative to the cache directory; None: none found or fetched
+    wheels: tuple[str, ...] | None  # the version's wheel filenames; None: not listed
+
+    def has_wheel_for(self, python: str, plat: str) -> bool | None:
+        """Whether pip would take one of the wheels on *python* (``cp311``) on *plat* (the
+        image's manylinux tag); None when the wheels could not be listed."""
+        if self.wheels is None:
+            return None
+        accepted = accepted_tags(python, plat)
+        for filename in self.wheels:
+            with contextlib.suppress(InvalidWheelFilename, InvalidVersion):
+                if any(tag in accepted for tag in parse_wheel_filename(filename)[3]):
+                    return True
+        return False
 
 
 @dataclass(kw_only=True)
@@ -48,8 +73,8 @@ class SharedSdists:
     ca_bundle: Path | None = None
     jobs: int = 4
     _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, init=False)
-    _futures: dict[str, concurrent.futures.Future[str | None]] = field(default_factory=dict,
-                                                                       init=False)
+    _futures: dict[str, concurrent.futures.Future[Release]] = field(default_factory=dict,
+                                                                    init=False)
 
     def __enter__(self) -> SharedSdists:
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -68,17 +93,16 @@ class SharedSdists:
             if line.project not in self._futures and pinned_version(line.requirement):
                 self._futures[line.project] = self._pool.submit(self._fetch, line)
 
-    def wait_for(self, project: str) -> str | None:
-        """The sdist of *project* relative to the cache directory, once fetched; None if
-        the host did not fetch it (the container fetches it itself)."""
+    def wait_for(self, project: str) -> Release:
+        """What the host found of *project*, once it is done looking (nothing if it did
+        not look: the container fetches what it needs itself)."""
         future = self._futures.get(project)
-        if future is None:
-            return None
-        with contextlib.suppress(concurrent.futures.CancelledError):
-            return future.result()
-        return None
+        if future is not None:
+            with contextlib.suppress(concurrent.futures.CancelledError):
+                return future.result()
+        return Release(sdist=None, wheels=None)
 
-    def _fetch(self, line: RequirementLine) -> str | None:
+    def _fetch(self, line: RequirementLine) -> Release:
         version = pinned_version(line.requirement)
         assert version is not None
         places = self._places()
@@ -86,26 +110,34 @@ class SharedSdists:
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         home = ensure_dir(self.cache_dir / SDISTS_DIR)
         target = home / digest
-        if (found := _single_file(target)) is not None:
-            return f"{SDISTS_DIR}/{digest}/{found}"
-        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as tmp:
+        with contextlib.ExitStack() as clients, \
+                tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as tmp:
             try:
-                path = self._find(line.project, version, places, Path(tmp))
+                sdist, wheels = self._look(line.project, version, places, clients)
+            except (IndexUnreachable, OSError) as error:
+                logger.debug("host could not look for %s (%s)", line, error)
+                sdist, wheels = None, None
+            cached = _single_file(target)
+            if cached is not None:  # fetched by an earlier run
+                return Release(sdist=f"{SDISTS_DIR}/{digest}/{cached}", wheels=wheels)
+            if sdist is None:
+                logger.debug("no sdist of %s where the host looked; its containers will look",
+                             line)
+                return Release(sdist=None, wheels=wheels)
+            try:
+                path = sdist(Path(tmp))
             except (IndexUnreachable, OSError) as error:
                 logger.debug("host could not fetch %s (%s); its containers will", line, error)
-                return None
-            if path is None:
-                logger.debug("no sdist of %s where the host looked; its containers will look", line)
-                return None
+                return Release(sdist=None, wheels=wheels)
             with contextlib.suppress(OSError):  # another run placed it first: same file
                 Path(tmp).rename(target)
                 Path(tmp).mkdir()  # for TemporaryDirectory's cleanup
         if _single_file(target) != path.name:  # a broken earlier fetch holds the place
-            return None
+            return Release(sdist=None, wheels=wheels)
         for created in (target, target / path.name):
             chown_to_user(created)
         logger.debug("fetched %s once for every Python: %s", line, path.name)
-        return f"{SDISTS_DIR}/{digest}/{path.name}"
+        return Release(sdist=f"{SDISTS_DIR}/{digest}/{path.name}", wheels=wheels)
 
     def _places(self) -> list[tuple[str, str]]:
         """Where pip would look, in order: ("find-links", dir or URL), then ("index", URL)."""
@@ -118,24 +150,51 @@ class SharedSdists:
         extra = [url for flag, url in pairs if flag == "--extra-index-url"]
         return links + [("index", url) for url in (*main, *extra)]
 
-    def _find(self, project: str, version: Version, places: list[tuple[str, str]],
-              dest: Path) -> Path | None:
-        """The sdist of *project* *version* from the first place that has it, into *dest*."""
+    def _look(self, project: str, version: Version, places: list[tuple[str, str]],
+              clients: contextlib.ExitStack) -> tuple[Callable[[Path], Path] | None,
+                                                      tuple[str, ...]]:
+        """Every place pip would look: how to fetch the sdist of *project* *version* (from
+        the first place that has it), and the wheels of that version anywhere."""
+        sdist: Callable[[Path], Path] | None = None
+        wheels: list[str] = []
         for kind, where in places:
             if kind == "find-links" and "://" not in where:
                 local = Path(where)
-                candidates = [p for p in local.iterdir() if p.is_file()] if local.is_dir() else []
-                for path in candidates:
-                    if _is_sdist_of(path.name, project, version):
-                        return Path(shutil.copy2(path, dest / path.name))
+                for path in sorted(local.iterdir()) if local.is_dir() else []:
+                    found = _release_file(path.name, project, version)
+                    if found == "sdist" and sdist is None and path.is_file():
+                        sdist = functools.partial(_copy, path)
+                    elif found == "wheel":
+                        wheels.append(path.name)
                 continue
-            with IndexClient(where, ca_bundle=self.ca_bundle) as client:
-                files = (client.page_files(where) if kind == "find-links"
-                         else client.project_files(project)) or []
-                for file in files:
-                    if _is_sdist_of(file.filename, project, version):
-                        return client.download(file, dest)
-        return None
+            client = clients.enter_context(IndexClient(where, ca_bundle=self.ca_bundle))
+            files = (client.page_files(where) if kind == "find-links"
+                     else client.project_files(project)) or []
+            for file in files:
+                found = _release_file(file.filename, project, version)
+                if found == "sdist" and sdist is None:
+                    sdist = functools.partial(_download, client, file)
+                elif found == "wheel":
+                    wheels.append(file.filename)
+        return sdist, tuple(sorted(set(wheels)))
+
+
+def _copy(path: Path, dest: Path) -> Path:
+    return Path(shutil.copy2(path, dest / path.name))
+
+
+def _download(client: IndexClient, file: IndexFile, dest: Path) -> Path:
+    return client.download(file, dest)
+
+
+def accepted_tags(python: str, plat: str) -> set[Tag]:
+    """The wheel tags pip accepts for CPython *python* (``cp311``) in an image whose
+    auditwheel platform is *plat* (every older manylinux tag too)."""
+    digits = python[2:]
+    version = (int(digits[0]), int(digits[1:]))
+    platforms = platform_tags(plat) or [plat]
+    return {*cpython_tags(version, abis=[python], platforms=platforms),
+            *compatible_tags(version, interpreter=python, platforms=platforms)}
 
 
 def pinned_version(requirement: Requirement) -> Version | None:
@@ -149,12 +208,15 @@ def pinned_version(requirement: Requirement) -> Version | None:
     return None
 
 
-def _is_sdist_of(filename: str, project: str, version: Version) -> bool:
+def _release_file(filename: str, project: str, version: Version) -> str:
+    """"sdist" or "wheel" for a file of *project* *version*, else ""."""
     try:
         dist = parse_dist_filename(filename)
     except InvalidDistribution:
-        return False
-    return dist.kind == "sdist" and dist.project == project and dist.version == version
+        return ""
+    if dist.project != project or dist.version != version:
+        return ""
+    return "wheel" if dist.kind == "bdist_wheel" else "sdist"
 
 
 def _single_file(directory: Path) -> str | None:

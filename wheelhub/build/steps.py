@@ -6,18 +6,21 @@ orchestration across prefixes lives in :mod:`wheelhub.build.run`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import shlex
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wheelhub.build.graph import applicable, requires_dist
 from wheelhub.build.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
 from wheelhub.build.repair import attach_sbom, explain_failure, needs_repair, repair_command
-from wheelhub.build.requirements import RequirementSet
-from wheelhub.build.sdists import SharedSdists
+from wheelhub.build.requirements import RequirementSet, allowed_formats
+from wheelhub.build.sdists import Release, SharedSdists
 from wheelhub.build.timings import Timings, cgroup_cpu_seconds
 from wheelhub.build.wheelhouse import Wheelhouse
 from wheelhub.engines.base import Session, shell_join
@@ -175,9 +178,9 @@ class PrefixBuild:
         # One pip run for the frontend and the build requirements (one start, one resolve).
         installs: list[str] = []
         what: list[str] = []
-        if self.options.frontend != "pip":
-            installs.append(self.options.frontend)
-            what.append(f"the frontend {self.options.frontend}")
+        if (frontend := self.options.installs_frontend) is not None:
+            installs.append(frontend)
+            what.append(f"the frontend {frontend}")
         if self.build_requirements is not None:
             assert self.options.build_requirements is not None
             installs += ["-r", self._project_path(self.options.build_requirements)]
@@ -285,43 +288,135 @@ class PrefixBuild:
                       env: Mapping[str, str], capture: LogCapture) -> str:
         """Wheels into *out_dir* with the chosen frontend; the failure, or ''."""
         project = planned.line.project
-        steps: list[tuple[str, str, list[str]]] = []
-        if self.options.frontend == "pip":
-            steps.append(("pip wheel", "pip wheel",
-                          self._pip_wheel_command(planned, recipe, out_dir)))
-        else:
-            build = [self.python, "-m", "build", "--wheel", "--outdir", out_dir]
-            if self.options.frontend == "build[uv]":
-                build += ["--installer", "uv"]
-            fetched = None
-            if self.sdists is not None and not self.hook_exports.keys() & _PIP_LOOKS_ELSEWHERE:
-                with self.timings.phase(self.tag, "download", project):
-                    fetched = self.sdists.wait_for(project)
-            if fetched is not None:
-                capture.note(f"sdist fetched once on the host for every Python: {fetched}")
-                steps.append(("build", "python -m build",
-                              [*build, f"{self.session.paths.cache}/{fetched}"]))
-            else:
-                sources = self._work("sources", project)
-                steps.append(("download", "pip download", self.source_command(planned, sources)))
-                # The one sdist pip download wrote (a fresh directory per entry).
-                script = f'{shell_join(build)} "$(ls -d {shlex.quote(sources)}/*)"'
-                steps.append(("build", "python -m build", ["bash", "-c", script]))
-        for phase, what, argv in steps:
-            capture.note(shell_join(argv))
-            with self.timings.phase(self.tag, phase, project):
-                code = self.session.run(argv, env=env, sink=capture,
-                                        workdir=self.session.paths.project)
-            if code != 0:
-                attempt = (network_attempt(capture.tail, _read_lines(capture.path))
-                           if self.options.hermetic else None)
-                if attempt is not None:
-                    return (f"{project}: the build tried to {attempt} with no network "
-                            "(--hermetic): list it in requirements.txt (a dependency) or "
-                            "requirements-build.txt (a build tool) so it is prefetched, or "
-                            "build without --hermetic")
-                return self._why(what, code, capture)
-        return ""
+        frontend = self.options.frontend
+        if frontend == "pip":
+            return self._step("pip wheel", "pip wheel",
+                              self._pip_wheel_command(planned, recipe, out_dir), env, capture,
+                              project)
+        if frontend == "auto":
+            return self._build_auto(planned, recipe, out_dir, env, capture)
+        build = self._pypa_build(out_dir, uv=frontend == "build[uv]")
+        release = self._host_release(project)
+        if release is not None and release.sdist is not None:
+            capture.note(f"sdist fetched once on the host for every Python: {release.sdist}")
+            return self._step("build", "python -m build",
+                              [*build, f"{self.session.paths.cache}/{release.sdist}"],
+                              self._uv_env(env) if frontend == "build[uv]" else env,
+                              capture, project)
+        sources = self._work("sources", project)
+        failure = self._step("download", "pip download", self.source_command(planned, sources),
+                             env, capture, project)
+        # The one sdist pip download wrote (a fresh directory per entry).
+        script = f'{shell_join(build)} "$(ls -d {shlex.quote(sources)}/*)"'
+        return failure or self._step("build", "python -m build", ["bash", "-c", script],
+                                     self._uv_env(env) if frontend == "build[uv]" else env,
+                                     capture, project)
+
+    def _build_auto(self, planned: PlannedEntry, recipe: Recipe | None, out_dir: str,
+                    env: Mapping[str, str], capture: LogCapture) -> str:
+        """``auto``: what ``pip wheel`` does, but the sdist pip would build is built by
+        build[uv] from the file the host fetched (uv makes the isolated environment in a
+        fraction of pip's time); ``pip wheel`` then adds the dependency closure, if the
+        wheel has dependencies, taking this wheel as it is."""
+        project = planned.line.project
+        pip_wheel = self._pip_wheel_command(planned, recipe, out_dir)
+        sdist = self._sdist_pip_would_build(planned, pip_wheel)
+        if sdist is None:
+            return self._step("pip wheel", "pip wheel", pip_wheel, env, capture, project)
+        capture.note(f"sdist fetched once on the host for every Python: {sdist}; pip would "
+                     "build it: build[uv] builds it")
+        failure = self._step("build", "python -m build",
+                             [*self._pypa_build(out_dir, uv=True),
+                              f"{self.session.paths.cache}/{sdist}"],
+                             self._uv_env(env), capture, project)
+        if failure or not self._has_dependencies(planned, out_dir):
+            return failure
+        # The closure, as pip wheel makes it; this project's wheel is the one just built.
+        closure = [*pip_wheel[:-1], "--find-links", out_dir, "--only-binary", project,
+                   pip_wheel[-1]]
+        return self._step("pip wheel", "pip wheel", closure, env, capture, project)
+
+    def _sdist_pip_would_build(self, planned: PlannedEntry, pip_wheel: list[str]) -> str | None:
+        """The host-fetched sdist of *planned*'s requirement if ``pip wheel`` would build
+        it from source on this Python; None when pip would take a wheel, or when it cannot
+        be told (markers on the requirement, an index the hook chose, wheels not listed)."""
+        line = planned.line
+        if line.requirement.marker is not None:
+            return None
+        formats = allowed_formats(line.project, pip_wheel)
+        if "source" not in formats:
+            return None
+        release = self._host_release(line.project)
+        if release is None or release.sdist is None:
+            return None
+        if "binary" in formats and release.has_wheel_for(self.tag, self.plat or "") is not False:
+            return None
+        return release.sdist
+
+    def _has_dependencies(self, planned: PlannedEntry, out_dir: str) -> bool:
+        """Whether the wheel built into *out_dir* declares a dependency for this Python (or
+        cannot be read): then ``pip wheel`` makes the closure."""
+        built = self.session.list_files(out_dir, ".whl")
+        if len(built) != 1:
+            return True
+        with tempfile.TemporaryDirectory(prefix="wheelhub-metadata-") as tmp:
+            local = Path(tmp) / built[0].rsplit("/", 1)[-1]
+            local.write_bytes(self.session.read_file(built[0]))
+            requires = requires_dist(local)
+        if requires is None:
+            return True
+        return bool(applicable(requires, self.tag, set(planned.line.requirement.extras)))
+
+    def _host_release(self, project: str) -> Release | None:
+        """What the host found of *project* (timed as its download), unless the hook sent
+        pip elsewhere than the host looked."""
+        if self.sdists is None or self.hook_exports.keys() & _PIP_LOOKS_ELSEWHERE:
+            return None
+        with self.timings.phase(self.tag, "download", project):
+            return self.sdists.wait_for(project)
+
+    def _pypa_build(self, out_dir: str, *, uv: bool) -> list[str]:
+        return [self.python, "-m", "build", "--wheel", "--outdir", out_dir,
+                *(("--installer", "uv") if uv else ())]
+
+    def _uv_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """*env* with the requirements' indexes and find-links (and the wheelhouse, like
+        pip's ``--find-links``) for uv, which reads none of pip's settings: a build
+        environment looks where pip's would."""
+        if self.find_links is not None:  # --hermetic: the prefetched files, set already
+            return dict(env)
+        options = self._translated_pip_options()
+        pairs = list(itertools.pairwise(options))
+        links = [self.session.paths.wheelhouse,
+                 *(value for flag, value in pairs if flag in {"-f", "--find-links"})]
+        out = {**env, "UV_FIND_LINKS": ",".join(links)}
+        indexes = [value for flag, value in pairs if flag in {"-i", "--index-url"}]
+        extras = [value for flag, value in pairs if flag == "--extra-index-url"]
+        if indexes:
+            out["UV_INDEX_URL"] = indexes[-1]
+        if extras:
+            out["UV_EXTRA_INDEX_URL"] = " ".join(extras)
+        if "--no-index" in options:
+            out["UV_NO_INDEX"] = "1"
+        return out
+
+    def _step(self, phase: str, what: str, argv: list[str], env: Mapping[str, str],
+              capture: LogCapture, project: str) -> str:
+        """Run one build step; its failure, or ''."""
+        capture.note(shell_join(argv))
+        with self.timings.phase(self.tag, phase, project):
+            code = self.session.run(argv, env=env, sink=capture,
+                                    workdir=self.session.paths.project)
+        if code == 0:
+            return ""
+        attempt = (network_attempt(capture.tail, _read_lines(capture.path))
+                   if self.options.hermetic else None)
+        if attempt is not None:
+            return (f"{project}: the build tried to {attempt} with no network "
+                    "(--hermetic): list it in requirements.txt (a dependency) or "
+                    "requirements-build.txt (a build tool) so it is prefetched, or "
+                    "build without --hermetic")
+        return self._why(what, code, capture)
 
     def pip_wheel_command(self, planned: PlannedEntry, recipe: Recipe | None) -> list[str]:
         """The ``pip wheel`` command :meth:`build_entry` runs (shown by ``wheelhub shell``)."""
