@@ -119,7 +119,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "closure), 'build' or 'build[uv]' (the sdist alone via pypa/build; uv makes "
                "the isolated environments; list every dependency to build in the requirements), "
                "'auto' (pip's choices and closure, but a pinned sdist pip would build is "
-               "built by build[uv]; pip itself with --hermetic or --engine host)"),
+               "built by uv build; pip itself with --hermetic or --engine host)"),
     OptionSpec(name="wheelhouse", kind="path", default="wheelhouse", flags=("-w", "--wheelhouse"),
                commands=_BUILDING | {"publish", "graph"},
                help="the wheelhouse: wheels, manifest, logs and reports"),
@@ -548,15 +548,15 @@ class BuildOptions:
     hermetic: bool = False  # prefetch on the host, then build containers with no network
 
     def __post_init__(self) -> None:
-        # 'auto' builds sdists with build[uv] from files the host fetched: a hermetic run
-        # has its own prefetch, and the host engine no container to install build[uv] in.
+        # 'auto' builds sdists with a uv the host fetched for the image, from sdists the host
+        # fetched: a hermetic run has its own prefetch, and the host engine is no image.
         if self.frontend == "auto" and (self.hermetic or self.engine == "host"):
             object.__setattr__(self, "frontend", "pip")
 
     @property
     def installs_frontend(self) -> str | None:
         """What a session installs to build with (beside the build requirements)."""
-        return {"pip": None, "auto": "build[uv]"}.get(self.frontend, self.frontend)
+        return None if self.frontend in {"pip", "auto"} else self.frontend
 
     @classmethod
     def from_config(cls, config: ResolvedConfig, *, cwd: Path,

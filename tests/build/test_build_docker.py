@@ -131,7 +131,7 @@ def wheels(project: Path) -> list[str]:
 def test_cold_build_keeps_good_wheels_and_names_the_failure(
         cold: subprocess.CompletedProcess[str], project: Path) -> None:
     assert cold.returncode == 1, cold.stderr
-    assert "whfix-broken [cp311]: python -m build exited with status 1" in cold.stderr
+    assert "whfix-broken [cp311]: uv build exited with status 2" in cold.stderr
     assert "fails to build on purpose" in cold.stderr  # the tail of its log
     assert "3 built" not in cold.stdout  # counts come from the table line below
     assert "8 built, 0 cached, 2 failed" in cold.stdout

@@ -196,7 +196,7 @@ def test_an_oom_killed_compile_is_named_with_a_hint(project: Path, tmp_path: Pat
     result = build(project, wheelhouse, "-r", "two.txt", "--config", str(config),
                    "--memory", "256M", "--cache-dir", str(tmp_path / "cache"))
     assert result.returncode == 1, result.stderr
-    assert "whfix-clib [cp311]: python -m build killed (out of memory?)" in result.stderr
+    assert "whfix-clib [cp311]: uv build killed (out of memory?)" in result.stderr
     assert "raise --memory (now 256M)" in result.stderr
     recorded = entries(wheelhouse)
     assert recorded["whfix-pure"]["status"] == "built"

@@ -156,10 +156,11 @@ def test_failed_reopens_the_failing_build(project: Path, docker_client: Any) -> 
     manifest = Manifest.load(project / "wheelhouse")
     child = spawn(project, "--failed")
     header = str(child.before)
-    # The default frontend (auto) built the sdist the host fetched with build[uv].
-    assert "whfix-broken [cp311] failed: python -m build exited with status 1" in header
+    # The default frontend (auto) built the sdist the host fetched with uv build.
+    assert "whfix-broken [cp311] failed: uv build exited with status 2" in header
     assert "the command that failed (in /project" in header
-    assert re.search(r"-m build .*--installer uv .*whfix-broken-1\.0\.tar\.gz", header)
+    assert re.search(r"/uv build --wheel --python /opt/python/cp311-cp311/bin/python .*"
+                     r"whfix-broken-1\.0\.tar\.gz", header)
     (container,) = build_containers(docker_client, project)
     # The image the build used, by digest; the container starts from its prepared snapshot.
     assert f"({manifest.image_id[:19]})" in header
@@ -167,7 +168,7 @@ def test_failed_reopens_the_failing_build(project: Path, docker_client: Any) -> 
     child.send("\x1b[A\r")  # arrow-up once: the command that failed
     child.expect("fails to build on purpose")
     child.expect(PROMPT)
-    assert last_status(child) == 1
+    assert last_status(child) == 2  # uv build's status for a failed build
     exit_and_check_gone(child, docker_client, project)
 
 

@@ -319,7 +319,7 @@ def prepared_key(options: BuildOptions, common: CommonInputs, python: PythonPref
 
     parts = (common.image_id, python.tag, common.hook_sha256, common.build_requirements_sha256,
              digest_of(options.ca_bundle), options.network or "",
-             *((options.frontend,) if options.frontend != "pip" else ()),
+             *((options.frontend,) if options.installs_frontend is not None else ()),
              *(("hermetic",) if options.hermetic else ()))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -367,6 +367,8 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
                                                        thread_name_prefix="wheelhub") as pool:
         if fetch:  # while the containers start and run the hook
             sdists.start(e.line for e in plan.entries if e.needs_build)
+            if options.frontend == "auto":
+                sdists.start_uv(options.plat or image.plat or "")
         futures = {}
         for python in todo:
             context = contextvars.copy_context()

@@ -1,15 +1,17 @@
-"""The build frontends' sdists: fetched once on the host, shared by every Python.
+"""Sdists to build from source: fetched once on the host, shared by every Python.
 
-``--frontend build`` and ``build[uv]`` build a requirement from its sdist. Fetched inside
-each container (``pip download``), that cost every entry a pip start and an isolated
-metadata build, on a CPU slot, once per Python. Instead the host fetches each pinned
-requirement's sdist once per run, into the cache directory every container mounts, while
-the containers start and run the hook: no pip and no build, just the file, found where
-pip would look (the requirements' ``--find-links``, ``--index-url``,
-``--extra-index-url``, else PyPI) and checked against the index's sha256. An entry waits
-only for its own file. A requirement the host cannot fetch this way (a range, whose sdist
-may differ per Python; an index only the container reaches; a hook that points pip
-elsewhere) is fetched in its container as before.
+``--frontend build``, ``build[uv]`` and ``auto`` build a requirement from its sdist.
+Fetched inside each container (``pip download``, or ``pip wheel``'s own fetch), that cost
+every entry a pip start and an isolated metadata build, on a CPU slot, once per Python.
+Instead the host fetches each pinned requirement's sdist once per run, into the cache
+directory every container mounts, while the containers start and run the hook: no pip
+and no build, just the file, found where pip would look (the requirements'
+``--find-links``, ``--index-url``, ``--extra-index-url``, else PyPI) and checked against
+the index's sha256. The wheels of the same version are listed too: ``auto`` leaves a
+requirement to pip where pip would take one of them (:meth:`Release.has_wheel_for`).
+An entry waits only for its own file. A requirement the host cannot fetch this way (a
+range, whose sdist may differ per Python; an index only the container reaches; a hook
+that points pip elsewhere) is fetched in its container as before.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import contextlib
 import functools
 import hashlib
 import shutil
+import subprocess
+import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +47,11 @@ from wheelhub.util.log import get_logger
 logger = get_logger("sdists")
 
 SDISTS_DIR = "sdists"  # in the cache directory, which every build container mounts
+TOOLS_DIR = "tools"  # the same, for uv
+# The uv that builds auto's sdists: pinned, so the same inputs build the same way. A static
+# binary from its manylinux wheel, fetched once per cache for the image's platform and run
+# by every prefix: no prefix installs it.
+UV_VERSION = "0.13.9"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,6 +85,7 @@ class SharedSdists:
     _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, init=False)
     _futures: dict[str, concurrent.futures.Future[Release]] = field(default_factory=dict,
                                                                     init=False)
+    _uv: concurrent.futures.Future[str | None] | None = field(default=None, init=False)
 
     def __enter__(self) -> SharedSdists:
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -92,6 +103,50 @@ class SharedSdists:
         for line in lines:
             if line.project not in self._futures and pinned_version(line.requirement):
                 self._futures[line.project] = self._pool.submit(self._fetch, line)
+
+    def start_uv(self, plat: str) -> None:
+        """Begin fetching uv for the image's platform *plat* (once per cache directory)."""
+        assert self._pool is not None, "use SharedSdists as a context manager"
+        if self._uv is None:
+            self._uv = self._pool.submit(self._fetch_uv, plat)
+
+    def uv(self) -> str | None:
+        """The uv binary relative to the cache directory, once fetched; None without one."""
+        if self._uv is not None:
+            with contextlib.suppress(concurrent.futures.CancelledError):
+                return self._uv.result()
+        return None
+
+    def _fetch_uv(self, plat: str) -> str | None:
+        relative = f"{TOOLS_DIR}/uv-{UV_VERSION}-{plat}"
+        target = self.cache_dir / relative
+        if (target / "uv").is_file():
+            return f"{relative}/uv"
+        home = ensure_dir(self.cache_dir / TOOLS_DIR)
+        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as tmp:
+            argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
+                    "--no-input", "--progress-bar", "off", "--no-deps", "--only-binary", ":all:",
+                    *(arg for tag in platform_tags(plat) or [plat] for arg in ("--platform", tag)),
+                    "--dest", tmp,
+                    *(("--cert", str(self.ca_bundle)) if self.ca_bundle is not None else ()),
+                    *self.requirements.host_index_options(), f"uv=={UV_VERSION}"]
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            wheels = sorted(Path(tmp).glob("uv-*.whl"))
+            if done.returncode != 0 or not wheels:
+                logger.info("could not fetch uv %s for %s (%s): sdists are built by pip",
+                            UV_VERSION, plat, (done.stderr.strip().splitlines() or ["?"])[-1])
+                return None
+            unpacked = Path(tmp) / "unpacked"
+            unpacked.mkdir()
+            with zipfile.ZipFile(wheels[0]) as archive:
+                (unpacked / "uv").write_bytes(
+                    archive.read(f"uv-{UV_VERSION}.data/scripts/uv"))
+            (unpacked / "uv").chmod(0o755)
+            with contextlib.suppress(OSError):  # another run placed it first: the same uv
+                unpacked.rename(target)
+        for created in (target, target / "uv"):
+            chown_to_user(created)
+        return f"{relative}/uv" if (target / "uv").is_file() else None
 
     def wait_for(self, project: str) -> Release:
         """What the host found of *project*, once it is done looking (nothing if it did

@@ -315,20 +315,23 @@ class PrefixBuild:
     def _build_auto(self, planned: PlannedEntry, recipe: Recipe | None, out_dir: str,
                     env: Mapping[str, str], capture: LogCapture) -> str:
         """``auto``: what ``pip wheel`` does, but the sdist pip would build is built by
-        build[uv] from the file the host fetched (uv makes the isolated environment in a
+        ``uv build`` from the file the host fetched (uv makes the isolated environment in a
         fraction of pip's time); ``pip wheel`` then adds the dependency closure, if the
         wheel has dependencies, taking this wheel as it is."""
         project = planned.line.project
         pip_wheel = self._pip_wheel_command(planned, recipe, out_dir)
         sdist = self._sdist_pip_would_build(planned, pip_wheel)
-        if sdist is None:
+        uv = self.sdists.uv() if sdist is not None and self.sdists is not None else None
+        if sdist is None or uv is None:
             return self._step("pip wheel", "pip wheel", pip_wheel, env, capture, project)
+        cache = self.session.paths.cache
         capture.note(f"sdist fetched once on the host for every Python: {sdist}; pip would "
-                     "build it: build[uv] builds it")
-        failure = self._step("build", "python -m build",
-                             [*self._pypa_build(out_dir, uv=True),
-                              f"{self.session.paths.cache}/{sdist}"],
-                             self._uv_env(env), capture, project)
+                     "build it: uv builds it")
+        uv_env = {**self._uv_env(env), "UV_NO_CONFIG": "1", "UV_PYTHON_DOWNLOADS": "never"}
+        failure = self._step("build", "uv build",
+                             [f"{cache}/{uv}", "build", "--wheel", "--python", self.python,
+                              "--out-dir", out_dir, f"{cache}/{sdist}"],
+                             uv_env, capture, project)
         if failure or not self._has_dependencies(planned, out_dir):
             return failure
         # The closure, as pip wheel makes it; this project's wheel is the one just built.
@@ -390,6 +393,8 @@ class PrefixBuild:
         links = [self.session.paths.wheelhouse,
                  *(value for flag, value in pairs if flag in {"-f", "--find-links"})]
         out = {**env, "UV_FIND_LINKS": ",".join(links)}
+        if "UV_CONSTRAINT" in env:  # requirements-build.txt, for `uv build` too
+            out["UV_BUILD_CONSTRAINT"] = env["UV_CONSTRAINT"]
         indexes = [value for flag, value in pairs if flag in {"-i", "--index-url"}]
         extras = [value for flag, value in pairs if flag == "--extra-index-url"]
         if indexes:
