@@ -7,8 +7,10 @@ image; ratios are printed against the targets:
 
     cold <= 0.5 x seed, warm <= 0.05 x cold, one change <= 1.3 x that package's own build
 
-Each build frontend (``--frontends``, default pip, build and build[uv]) is measured in
-the same run against the same seed, in its own cache directory.
+Each build frontend (``--frontends``, default auto, pip, build and build[uv]) is measured
+in the same run against the same seed, in its own cache directory; ``--repeat N`` runs N
+rounds and prints the median of each round's ratios (this machine's proxy and disk drift
+by tens of percent between runs).
 
 The cold run's report.json ``phases`` are printed too: seconds per phase summed over
 prefixes and entries (image start, CA, hook, build requirements, snapshot, pip wheel =
@@ -16,7 +18,8 @@ download + isolated env + compile, repair), and the floor: the CPU seconds the b
 steps used (each container's cgroup) divided by the cores, so the gap to the limit shows.
 Extra arguments after ``--`` go to every wheelhub build (``-- --jobs 4``).
 
-Usage: .venv/bin/python bench/build.py [--image IMAGE] [--python cp311,cp312] [-- ARGS]
+Usage: .venv/bin/python bench/build.py [--image IMAGE] [--python cp311,cp312]
+       [--frontends auto,pip] [--repeat N] [-- ARGS]
 Needs Docker and the local images (scripts/build-test-images.sh).
 """
 
@@ -33,6 +36,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -123,31 +127,48 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", default="wheelhub-local/builder:bookworm")
     parser.add_argument("--python", default="cp311,cp312")
-    parser.add_argument("--frontends", default="pip,build,build[uv]",
+    parser.add_argument("--frontends", default="auto,pip,build,build[uv]",
                         help="the build frontends to measure, each against the same seed run")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds (seed, then every frontend); ratios are each round's, and "
+                        "their median is printed: the machine's network and disk drift")
     parser.add_argument("extra", nargs="*", help="arguments for every wheelhub build")
     args = parser.parse_args()
     extra: list[str] = args.extra
     pythons = args.python.split(",")
-    base = Path(tempfile.mkdtemp(prefix="wheelhub-bench-"))
-    try:
-        seed_time = seed(make_project(base / "seed"), args.image, pythons)
-        rounds = [measure(f, base, args.image, pythons, extra) for f in args.frontends.split(",")]
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-    print(f"{'seed (docker run per prefix, no cache)':46} {seed_time:7.1f}s")
-    for r in rounds:
+    frontends = args.frontends.split(",")
+    seeds: list[float] = []
+    rounds: dict[str, list[Round]] = {f: [] for f in frontends}
+    for repeat in range(max(1, args.repeat)):
+        base = Path(tempfile.mkdtemp(prefix="wheelhub-bench-"))
+        try:
+            seeds.append(seed(make_project(base / "seed"), args.image, pythons))
+            for frontend in frontends:
+                rounds[frontend].append(measure(frontend, base, args.image, pythons, extra))
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        if args.repeat > 1:
+            print(f"round {repeat + 1}: seed {seeds[-1]:.1f}s, " + ", ".join(
+                f"{f} {rounds[f][-1].cold / seeds[-1]:.2f}x" for f in frontends), flush=True)
+    print(f"{'seed (docker run per prefix, no cache)':46} {median(seeds):7.1f}s"
+          + (f"  (median of {len(seeds)})" if len(seeds) > 1 else ""))
+    for frontend in frontends:
+        done = rounds[frontend]
+        cold = median([r.cold for r in done])
         for name, seconds, ratio, target in (
-                (f"cold, --frontend {r.frontend}", r.cold, f"{r.cold / seed_time:.2f}x seed",
+                (f"cold, --frontend {frontend}", cold,
+                 f"{median([r.cold / s for r, s in zip(done, seeds, strict=True)]):.2f}x seed",
                  "target <= 0.50x"),
-                ("  warm (nothing changed)", r.warm, f"{r.warm / r.cold:.3f}x cold",
-                 "target <= 0.05x"),
-                ("  one pin changed", r.changed, f"{r.changed / r.own:.2f}x own build "
-                 f"({r.own:.1f}s)", "target <= 1.30x")):
+                ("  warm (nothing changed)", median([r.warm for r in done]),
+                 f"{median([r.warm / r.cold for r in done]):.3f}x cold", "target <= 0.05x"),
+                ("  one pin changed", median([r.changed for r in done]),
+                 f"{median([r.changed / r.own for r in done]):.2f}x own build "
+                 f"({median([r.own for r in done]):.1f}s)", "target <= 1.30x")):
             print(f"{name:46} {seconds:7.1f}s  {ratio:28} {target}")
-        print(f"  rebuilt after the pin change: {r.rebuilt}")
-    for r in rounds:
-        print_phases(r.cold_report, r.cold, r.frontend)
+        print(f"  rebuilt after the pin change: {done[-1].rebuilt}")
+    for frontend in frontends:
+        last = rounds[frontend][-1]
+        print_phases(last.cold_report, last.cold, frontend)
     return 0
 
 

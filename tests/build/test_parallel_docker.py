@@ -119,28 +119,31 @@ def test_a_dependent_builds_after_its_dependency_and_against_it(
     assert "Building wheel for whfix-pure" not in log, log
 
 
+def built_with(project: Path, frontend: str) -> tuple[str, dict[str, Any]]:
+    """Build with *frontend*; check the wheels are the serial (default frontend) run's; the
+    whfix-pure log, and the report's phases."""
+    wheelhouse = frontend.replace("[", "-").rstrip("]")
+    result = build(project, wheelhouse, "--jobs", "2", "--frontend", frontend)
+    assert result.returncode == 1, result.stderr
+    made = sorted(p.name for p in (project / wheelhouse).glob("*.whl"))
+    assert made == sorted(p.name for p in (project / "serial").glob("*.whl"))
+    log = (project / wheelhouse / "logs" / "cp311" / "whfix-pure.log").read_text()
+    return log, report(project / wheelhouse)["phases"]
+
+
 def test_the_build_uv_frontend_builds_the_same_wheels(
         project: Path, serial: subprocess.CompletedProcess[str]) -> None:
-    result = build(project, "uv", "--jobs", "2", "--frontend", "build[uv]")
-    assert result.returncode == 1, result.stderr
-    made = sorted(p.name for p in (project / "uv").glob("*.whl"))
-    assert made == sorted(p.name for p in (project / "serial").glob("*.whl"))
-    log = (project / "uv" / "logs" / "cp311" / "whfix-pure.log").read_text()
+    log, phases = built_with(project, "build[uv]")
     assert "--installer uv" in log
     # The sdist came from the host, fetched once: no pip download in the container.
     assert "sdist fetched once on the host for every Python: sdists/" in log, log
     assert "pip download" not in log
-    phases = report(project / "uv")["phases"]
     assert {"download", "build"} <= set(phases["entries"]["whfix-pure cp311"])
 
 
 def test_the_pip_frontend_builds_the_same_wheels_with_pip_alone(
         project: Path, serial: subprocess.CompletedProcess[str]) -> None:
-    result = build(project, "pip", "--jobs", "2", "--frontend", "pip")
-    assert result.returncode == 1, result.stderr
-    made = sorted(p.name for p in (project / "pip").glob("*.whl"))
-    assert made == sorted(p.name for p in (project / "serial").glob("*.whl"))
-    log = (project / "pip" / "logs" / "cp311" / "whfix-pure.log").read_text()
+    log, _phases = built_with(project, "pip")
     assert build_commands(log) == [line for line in log.splitlines() if " pip wheel " in line]
     assert " -m build " not in log and "sdists/" not in log
 
