@@ -166,6 +166,21 @@ def test_auto_takes_a_wheel_where_pip_would(project: Path) -> None:
     assert "/uv build " in (logs / "whfix-optional.log").read_text()  # no wheel: built
 
 
+def test_auto_leaves_a_build_to_pip_when_the_hook_sets_pip(project: Path) -> None:
+    """pip settings a hook exports (PIP_*) are pip's to honour, and uv reads none of them."""
+    (project / "pip-hook.sh").write_text("export PIP_DEFAULT_TIMEOUT=90\n")
+    (project / "pip-hook.txt").write_text("--find-links ./dists\nwhfix-optional==1.0\n")
+    result = subprocess.run([WHEELHUB, "build", "--image", BUILDER_IMAGE, "--network", "host",
+                             "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt",
+                             "--setup", "pip-hook.sh", "--python", "cp311", "-w", "pip-hook",
+                             "-r", "pip-hook.txt"],
+                            cwd=project, capture_output=True, text=True, timeout=900,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    log = (project / "pip-hook" / "logs" / "cp311" / "whfix-optional.log").read_text()
+    assert " pip wheel " in log and "uv build" not in log, log
+
+
 def test_an_unknown_frontend_is_refused_before_any_container(project: Path) -> None:
     result = build(project, "never", "--frontend", "poetry")
     assert result.returncode != 0

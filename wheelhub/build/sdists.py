@@ -138,9 +138,14 @@ class SharedSdists:
                 return None
             unpacked = Path(tmp) / "unpacked"
             unpacked.mkdir()
-            with zipfile.ZipFile(wheels[0]) as archive:
-                (unpacked / "uv").write_bytes(
-                    archive.read(f"uv-{UV_VERSION}.data/scripts/uv"))
+            try:
+                with zipfile.ZipFile(wheels[0]) as archive:
+                    (unpacked / "uv").write_bytes(
+                        archive.read(f"uv-{UV_VERSION}.data/scripts/uv"))
+            except (KeyError, zipfile.BadZipFile, OSError) as error:
+                logger.info("could not unpack %s (%s): sdists are built by pip", wheels[0].name,
+                            error)
+                return None
             (unpacked / "uv").chmod(0o755)
             with contextlib.suppress(OSError):  # another run placed it first: the same uv
                 unpacked.rename(target)

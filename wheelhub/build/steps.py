@@ -320,7 +320,10 @@ class PrefixBuild:
         wheel has dependencies, taking this wheel as it is."""
         project = planned.line.project
         pip_wheel = self._pip_wheel_command(planned, recipe, out_dir)
-        sdist = self._sdist_pip_would_build(planned, pip_wheel)
+        # pip settings from the hook or the recipe (PIP_*) are pip's to honour: uv reads none
+        pip_settings = any(name.startswith("PIP_") for name in
+                           (*self.hook_exports, *(dict(recipe.env) if recipe else {})))
+        sdist = None if pip_settings else self._sdist_pip_would_build(planned, pip_wheel)
         uv = self.sdists.uv() if sdist is not None and self.sdists is not None else None
         if sdist is None or uv is None:
             return self._step("pip wheel", "pip wheel", pip_wheel, env, capture, project)
