@@ -219,12 +219,9 @@ class Prefetch:
         if locked and all(self._intact(f) for f in locked):
             return [f for f in locked if f.filename]
         with tempfile.TemporaryDirectory(prefix="wheelhub-fetch-") as tmp:
-            argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
-                    "--no-input", "--progress-bar", "off", "--dest", tmp,
-                    *(("--cert", str(self.ca_bundle)) if self.ca_bundle is not None else ()),
-                    *self._index_options, *need.args]
             logger.info("fetching %s%s", need.what, f" for {need.python}" if need.python else "")
-            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            done = host_pip_download([*self._index_options, *need.args], Path(tmp),
+                                     ca_bundle=self.ca_bundle)
             if done.returncode != 0:
                 if need.optional:
                     return []
@@ -267,6 +264,15 @@ class Prefetch:
                                f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n".encode())
             pages[python.tag] = relative
         return pages
+
+
+def host_pip_download(args: Sequence[str], dest: Path, *,
+                      ca_bundle: Path | None) -> subprocess.CompletedProcess[str]:
+    """The host's ``pip download`` of *args* into *dest*, quiet, trusting *ca_bundle*."""
+    argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
+            "--no-input", "--progress-bar", "off", "--dest", str(dest),
+            *(("--cert", str(ca_bundle)) if ca_bundle is not None else ()), *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 
 def build_requires(sdist: Path) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ across all files is collected and raised once (:class:`RequirementsError`).
 
 from __future__ import annotations
 
+import itertools
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,14 +71,21 @@ class RequirementSet:
     def host_index_options(self) -> list[str]:
         """Only where pip looks (``--index-url``, ``--extra-index-url``, ``--find-links``, local
         paths absolute): what a host-side ``pip download`` of these requirements needs."""
-        base = self.files[0].parent if self.files else Path.cwd()
-        options = self.host_pip_options(base)
+        options = self.host_pip_options(self._base())
         wanted = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links"}
         out: list[str] = []
         for index, word in enumerate(options[:-1]):
             if word in wanted:
                 out += [word, options[index + 1]]
         return out
+
+    def host_places(self) -> IndexPlaces:
+        """Where pip looks for these requirements, local paths as the host sees them."""
+        return IndexPlaces.from_options(self.host_pip_options(self._base()))
+
+    def _base(self) -> Path:
+        """What local paths in the options are relative to: the first requirements file."""
+        return self.files[0].parent if self.files else Path.cwd()
 
     def constraint_text(self) -> str:
         """Requirements and constraints as one constraints file (no extras: pip rejects them)."""
@@ -88,6 +96,25 @@ class RequirementSet:
             if req.url is None:
                 lines.append(str(req))
         return "\n".join(lines) + ("\n" if lines else "")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IndexPlaces:
+    """Where pip looks, read from its options: what the host fetch and uv are told too."""
+
+    find_links: tuple[str, ...]
+    index_url: str | None  # the last --index-url; None: pip's default (PyPI)
+    extra_index_urls: tuple[str, ...]
+    no_index: bool
+
+    @classmethod
+    def from_options(cls, words: Sequence[str]) -> IndexPlaces:
+        pairs = list(itertools.pairwise(words))
+        indexes = [value for flag, value in pairs if flag in {"-i", "--index-url"}]
+        return cls(find_links=tuple(v for f, v in pairs if f in {"-f", "--find-links"}),
+                   index_url=indexes[-1] if indexes else None,
+                   extra_index_urls=tuple(v for f, v in pairs if f == "--extra-index-url"),
+                   no_index="--no-index" in words)
 
 
 def allowed_formats(project: str, pip_args: Sequence[str]) -> frozenset[str]:

@@ -21,8 +21,6 @@ import contextlib
 import functools
 import hashlib
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -35,7 +33,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from wheelhub.build.prefetch import platform_tags
+from wheelhub.build.prefetch import host_pip_download, platform_tags
 from wheelhub.build.requirements import RequirementLine, RequirementSet
 from wheelhub.index.client import DEFAULT_INDEX, IndexClient, IndexUnreachable
 from wheelhub.index.dists import parse_dist_filename
@@ -124,13 +122,11 @@ class SharedSdists:
             return f"{relative}/uv"
         home = ensure_dir(self.cache_dir / TOOLS_DIR)
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as tmp:
-            argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
-                    "--no-input", "--progress-bar", "off", "--no-deps", "--only-binary", ":all:",
-                    *(arg for tag in platform_tags(plat) or [plat] for arg in ("--platform", tag)),
-                    "--dest", tmp,
-                    *(("--cert", str(self.ca_bundle)) if self.ca_bundle is not None else ()),
-                    *self.requirements.host_index_options(), f"uv=={UV_VERSION}"]
-            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            done = host_pip_download(
+                ["--no-deps", "--only-binary", ":all:",
+                 *(arg for tag in platform_tags(plat) or [plat] for arg in ("--platform", tag)),
+                 *self.requirements.host_index_options(), f"uv=={UV_VERSION}"],
+                Path(tmp), ca_bundle=self.ca_bundle)
             wheels = sorted(Path(tmp).glob("uv-*.whl"))
             if done.returncode != 0 or not wheels:
                 logger.info("could not fetch uv %s for %s (%s): sdists are built by pip",
@@ -165,7 +161,7 @@ class SharedSdists:
     def _fetch(self, line: RequirementLine) -> Release:
         version = pinned_version(line.requirement)
         assert version is not None
-        places = self._places()
+        places = self._places
         key = "\0".join((line.project, str(version), *(f"{kind} {url}" for kind, url in places)))
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         home = ensure_dir(self.cache_dir / SDISTS_DIR)
@@ -199,16 +195,15 @@ class SharedSdists:
         logger.debug("fetched %s once for every Python: %s", line, path.name)
         return Release(sdist=f"{SDISTS_DIR}/{digest}/{path.name}", wheels=wheels)
 
+    @functools.cached_property
     def _places(self) -> list[tuple[str, str]]:
         """Where pip would look, in order: ("find-links", dir or URL), then ("index", URL)."""
-        options = self.requirements.host_index_options()
-        pairs = list(zip(options[::2], options[1::2], strict=True))
-        links = [("find-links", url) for flag, url in pairs if flag in {"-f", "--find-links"}]
-        if "--no-index" in self.requirements.pip_options:
+        places = self.requirements.host_places()
+        links = [("find-links", url) for url in places.find_links]
+        if places.no_index:
             return links
-        main = [url for flag, url in pairs if flag in {"-i", "--index-url"}][-1:] or [DEFAULT_INDEX]
-        extra = [url for flag, url in pairs if flag == "--extra-index-url"]
-        return links + [("index", url) for url in (*main, *extra)]
+        indexes = (places.index_url or DEFAULT_INDEX, *places.extra_index_urls)
+        return links + [("index", url) for url in indexes]
 
     def _look(self, project: str, version: Version, places: list[tuple[str, str]],
               clients: contextlib.ExitStack) -> tuple[Callable[[Path], Path] | None,

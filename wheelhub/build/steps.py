@@ -6,7 +6,6 @@ orchestration across prefixes lives in :mod:`wheelhub.build.run`.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
 import shlex
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 from wheelhub.build.graph import applicable, requires_dist
 from wheelhub.build.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
 from wheelhub.build.repair import attach_sbom, explain_failure, needs_repair, repair_command
-from wheelhub.build.requirements import RequirementSet, allowed_formats
+from wheelhub.build.requirements import IndexPlaces, RequirementSet, allowed_formats
 from wheelhub.build.sdists import Release, SharedSdists
 from wheelhub.build.timings import Timings, cgroup_cpu_seconds
 from wheelhub.build.wheelhouse import Wheelhouse
@@ -296,21 +295,20 @@ class PrefixBuild:
         if frontend == "auto":
             return self._build_auto(planned, recipe, out_dir, env, capture)
         build = self._pypa_build(out_dir, uv=frontend == "build[uv]")
+        build_env = self._uv_env(env) if frontend == "build[uv]" else env
         release = self._host_release(project)
         if release is not None and release.sdist is not None:
             capture.note(f"sdist fetched once on the host for every Python: {release.sdist}")
             return self._step("build", "python -m build",
                               [*build, f"{self.session.paths.cache}/{release.sdist}"],
-                              self._uv_env(env) if frontend == "build[uv]" else env,
-                              capture, project)
+                              build_env, capture, project)
         sources = self._work("sources", project)
         failure = self._step("download", "pip download", self.source_command(planned, sources),
                              env, capture, project)
         # The one sdist pip download wrote (a fresh directory per entry).
         script = f'{shell_join(build)} "$(ls -d {shlex.quote(sources)}/*)"'
         return failure or self._step("build", "python -m build", ["bash", "-c", script],
-                                     self._uv_env(env) if frontend == "build[uv]" else env,
-                                     capture, project)
+                                     build_env, capture, project)
 
     def _build_auto(self, planned: PlannedEntry, recipe: Recipe | None, out_dir: str,
                     env: Mapping[str, str], capture: LogCapture) -> str:
@@ -391,20 +389,16 @@ class PrefixBuild:
         environment looks where pip's would."""
         if self.find_links is not None:  # --hermetic: the prefetched files, set already
             return dict(env)
-        options = self._translated_pip_options()
-        pairs = list(itertools.pairwise(options))
-        links = [self.session.paths.wheelhouse,
-                 *(value for flag, value in pairs if flag in {"-f", "--find-links"})]
-        out = {**env, "UV_FIND_LINKS": ",".join(links)}
+        places = IndexPlaces.from_options(self._translated_pip_options())
+        out = {**env, "UV_FIND_LINKS": ",".join((self.session.paths.wheelhouse,
+                                                 *places.find_links))}
         if "UV_CONSTRAINT" in env:  # requirements-build.txt, for `uv build` too
             out["UV_BUILD_CONSTRAINT"] = env["UV_CONSTRAINT"]
-        indexes = [value for flag, value in pairs if flag in {"-i", "--index-url"}]
-        extras = [value for flag, value in pairs if flag == "--extra-index-url"]
-        if indexes:
-            out["UV_INDEX_URL"] = indexes[-1]
-        if extras:
-            out["UV_EXTRA_INDEX_URL"] = " ".join(extras)
-        if "--no-index" in options:
+        if places.index_url:
+            out["UV_INDEX_URL"] = places.index_url
+        if places.extra_index_urls:
+            out["UV_EXTRA_INDEX_URL"] = " ".join(places.extra_index_urls)
+        if places.no_index:
             out["UV_NO_INDEX"] = "1"
         return out
 
