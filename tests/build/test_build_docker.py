@@ -7,6 +7,7 @@ ownership, continue-on-error, a no-op re-run and a one-pin change.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -238,6 +239,8 @@ def test_changing_one_pin_rebuilds_only_what_it_affects(
     requirements = project / "requirements.txt"
     text = requirements.read_text().replace("whfix-broken==1.0     # fails on purpose\n", "")
     requirements.write_text(text.replace("whfix-pure==1.0", "whfix-pure==1.1"))
+    own = project / "wheelhouse" / "whfix_dependent-1.0-py3-none-any.whl"
+    before = (hashlib.sha256(own.read_bytes()).hexdigest(), own.stat().st_mtime_ns)
     changed = run_wheelhub(user, project)
     assert changed.returncode == 0, changed.stderr
     # The first run's prepared environment (hook, build requirements) was reused.
@@ -251,6 +254,23 @@ def test_changing_one_pin_rebuilds_only_what_it_affects(
     names = wheels(project)
     assert "whfix_pure-1.1-py3-none-any.whl" in names
     assert "whfix_pure-1.0-py3-none-any.whl" not in names  # stale wheel pruned
+    # whfix-dependent's own inputs did not change: its wheel stands, untouched, and only
+    # its closure moved to whfix-pure 1.1, on the host (no build command in its log).
+    assert (hashlib.sha256(own.read_bytes()).hexdigest(), own.stat().st_mtime_ns) == before
+    assert changed.stderr.count("whfix-dependent==1.0: its own wheel stands, closure relinked "
+                                "to whfix_pure-1.1-py3-none-any.whl") == 2, changed.stderr
+    for python in ("cp311", "cp312"):
+        entry = next(e for e in report(project)["entries"]
+                     if (e["project"], e["python"]) == ("whfix-dependent", python))
+        assert [w["filename"] for w in entry["wheels"]] == [
+            "whfix_dependent-1.0-py3-none-any.whl", "whfix_pure-1.1-py3-none-any.whl"]
+        log = (project / "wheelhouse" / entry["log"]).read_text()
+        assert "closure is relinked on the host to this run's whfix-pure 1.1" in log, log
+        assert "pip wheel" not in log and "uv build" not in log, log
+    # The next run finds the relinked entries' keys: nothing to do.
+    again = run_wheelhub(user, project)
+    assert again.returncode == 0, again.stderr
+    assert set(statuses(project).values()) == {"cached"}
 
 
 def test_ctrl_c_removes_containers_and_keeps_a_consistent_manifest(

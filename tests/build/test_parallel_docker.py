@@ -207,6 +207,39 @@ def test_pure_wheels_are_built_once_for_every_python(project: Path) -> None:
     assert entries[("whfix-broken", "cp312")]["status"] == "failed"
 
 
+def test_a_dependency_range_moved_leaves_the_closure_to_pip_with_the_wheel_as_is(
+        project: Path) -> None:
+    """Not pinned with ==, the dependency is pip's to resolve: pip makes the closure in the
+    container, taking the dependent's own wheel (its inputs unchanged) as the file it is."""
+    dists = project / "dists-range"
+    dists.mkdir(exist_ok=True)
+    for name, version in (("whfix-pure", "1.0"), ("whfix-pure", "1.1"),
+                          ("whfix-dependent", "1.0")):
+        make_sdist(name, dists, version=version)
+    ranged = project / "ranged.txt"
+    ranged.write_text("--find-links ./dists-range\nwhfix-pure>=1.0,<1.1\nwhfix-dependent==1.0\n")
+    first = build(project, "ranged", "-r", "ranged.txt")
+    assert first.returncode == 0, first.stderr
+    own = project / "ranged" / "whfix_dependent-1.0-py3-none-any.whl"
+    before = own.read_bytes()
+    ranged.write_text("--find-links ./dists-range\nwhfix-pure>=1.1\nwhfix-dependent==1.0\n")
+    moved = build(project, "ranged", "-r", "ranged.txt")
+    assert moved.returncode == 0, moved.stderr
+    assert ("whfix-dependent==1.0: its own wheel stands; pip makes its closure, as its "
+            "dependency whfix-pure is not pinned with == in the requirements") in moved.stderr
+    log = (project / "ranged" / "logs" / "cp311" / "whfix-dependent.log").read_text()
+    commands = build_commands(log)
+    assert len(commands) == 1, log
+    assert "whfix-dependent @ file:///wheelhub/wheelhouse/whfix_dependent-1.0-py3-none-any.whl" in (
+        commands[0]), log
+    assert "uv build" not in log, log
+    assert own.read_bytes() == before
+    entry = next(e for e in report(project / "ranged")["entries"]
+                 if e["project"] == "whfix-dependent")
+    assert sorted(w["filename"] for w in entry["wheels"]) == [
+        "whfix_dependent-1.0-py3-none-any.whl", "whfix_pure-1.1-py3-none-any.whl"]
+
+
 def build_commands(log: str) -> list[str]:
     """The build commands a log shows being run: pip wheel, or pypa/build."""
     return [line for line in log.splitlines()

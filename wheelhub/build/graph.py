@@ -245,9 +245,17 @@ def requires_dist(path: Path) -> list[Requirement] | None:
 
 
 def applicable(requires: list[Requirement], python: str, extras: set[str]) -> list[str]:
-    """Dependencies whose markers hold for *python* (``cp311``) with *extras* requested."""
+    """The names of the dependencies whose markers hold for *python* (``cp311``) with
+    *extras* requested."""
+    return [canonicalize_name(r.name) for r in applicable_requirements(requires, python, extras)]
+
+
+def applicable_requirements(requires: list[Requirement], python: str,
+                            extras: set[str]) -> list[Requirement]:
+    """The dependencies whose markers hold for *python* with *extras* requested (a marker
+    that cannot be evaluated keeps its dependency)."""
     version = _python_version(python)
-    names: list[str] = []
+    kept: list[Requirement] = []
     for requirement in requires:
         if requirement.marker is not None:
             environments = [{"extra": extra, **version} for extra in ("", *sorted(extras))]
@@ -256,8 +264,8 @@ def applicable(requires: list[Requirement], python: str, extras: set[str]) -> li
                     continue
             except (InvalidMarker, UndefinedComparison):
                 pass  # cannot tell: keep the edge when the dependency was built anyway
-        names.append(canonicalize_name(requirement.name))
-    return names
+        kept.append(requirement)
+    return kept
 
 
 def _python_version(tag: str) -> dict[str, str]:

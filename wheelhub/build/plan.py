@@ -10,6 +10,11 @@ A fresh machine has no last closure, so a remote cache is looked up in two steps
 candidate records; each candidate's key is then recomputed from its recorded closure and
 *this* machine's pins (:meth:`Keys.matches`), so a changed pin misses exactly for the
 entries whose closure holds that project, as it does locally.
+
+A miss whose *own* inputs are unchanged (only the pin of a project in its closure moved)
+keeps its own wheel (:attr:`PlannedEntry.own_wheel`): like pip's and uv's wheel caches, a
+wheel is taken as a function of its sdist and build settings, never of its dependencies'
+runtime pins, so only its closure is made again (:mod:`wheelhub.build.relink`).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from wheelhub.build.requirements import RequirementLine, RequirementSet
 from wheelhub.engines.pythons import PythonPrefix, select_pythons
-from wheelhub.manifest import Entry, Manifest
+from wheelhub.manifest import Entry, Manifest, WheelRecord
 from wheelhub.options import Recipe
 from wheelhub.util.fileio import sha256_file
 
@@ -76,6 +83,8 @@ class PlannedEntry:
     cached: Entry | None = None  # a manifest entry still valid for these inputs
     origin: str = ""  # where a cached entry came from: "" this wheelhouse, else a cache
     skip_reason: str = ""  # recipe says skip this Python
+    # a miss whose own inputs are unchanged: its own wheel, still in the wheelhouse, stands
+    own_wheel: WheelRecord | None = None
 
     @property
     def needs_build(self) -> bool:
@@ -126,15 +135,39 @@ def key_of(inputs: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(dict(inputs), sort_keys=True).encode()).hexdigest()
 
 
+def own_inputs(inputs: Mapping[str, str], project: str) -> dict[str, str]:
+    """The inputs that make *project*'s own wheel: all but the other projects of its closure
+    (their pins and recipes change what is installed beside it, not what is built)."""
+    pins = json.loads(inputs.get("closure_pins") or "{}")
+    recipes = json.loads(inputs.get("recipes") or "{}")
+    return {**{k: v for k, v in inputs.items() if k not in {"closure_pins", "recipes"}},
+            "pin": pins.get(project, ""), "recipe": recipes.get(project, "")}
+
+
+def wheel_intact(wheel: WheelRecord, wheelhouse: Path) -> bool:
+    path = wheelhouse / wheel.filename
+    try:
+        return path.stat().st_size == wheel.size and digest_of(path) == wheel.sha256
+    except OSError:
+        return False
+
+
 def wheels_intact(entry: Entry, wheelhouse: Path) -> bool:
-    for wheel in entry.wheels:
-        path = wheelhouse / wheel.filename
-        try:
-            if path.stat().st_size != wheel.size or digest_of(path) != wheel.sha256:
-                return False
-        except OSError:
-            return False
-    return True
+    return all(wheel_intact(wheel, wheelhouse) for wheel in entry.wheels)
+
+
+def unchanged_own_wheel(previous: Entry, inputs: Mapping[str, str],
+                        wheelhouse: Path) -> WheelRecord | None:
+    """*previous*'s wheel of its own project when only the rest of its closure changed."""
+    if previous.status not in {"built", "cached"} or not previous.inputs:
+        return None
+    project = canonicalize_name(previous.project)
+    if own_inputs(previous.inputs, project) != own_inputs(inputs, project):
+        return None
+    own = [w for w in previous.wheels if canonicalize_name(w.project) == project]
+    if len(own) != 1 or not wheel_intact(own[0], wheelhouse):
+        return None
+    return own[0]
 
 
 def make_plan(*, requirements: RequirementSet, available: Sequence[PythonPrefix], selector: str,
@@ -153,13 +186,15 @@ def make_plan(*, requirements: RequirementSet, available: Sequence[PythonPrefix]
             skip = ""
             if recipe is not None and any(_glob(python.tag, pat) for pat in recipe.skip_python):
                 skip = f"recipe skips {python.tag}"
-            cached = None
-            if (not force and not skip and previous is not None and previous.ok
-                    and previous.key == key and wheels_intact(previous, wheelhouse)):
-                cached = previous
+            cached = own = None
+            if not force and not skip and previous is not None and previous.ok:
+                if previous.key == key and wheels_intact(previous, wheelhouse):
+                    cached = previous
+                elif len(previous.wheels) > 1:
+                    own = unchanged_own_wheel(previous, inputs, wheelhouse)
             planned.append(PlannedEntry(line=line, python=python, inputs=inputs, key=key,
                                         prekey=keys.prekey(line, python), cached=cached,
-                                        skip_reason=skip))
+                                        skip_reason=skip, own_wheel=own))
     return Plan(entries=tuple(planned), pythons=tuple(pythons), keys=keys)
 
 

@@ -8,6 +8,7 @@ across all files is collected and raised once (:class:`RequirementsError`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shlex
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from wheelhub.build.errors import RequirementsError
 
@@ -23,6 +25,18 @@ from wheelhub.build.errors import RequirementsError
 _BUILD_OPTIONS = {"--no-binary", "--only-binary", "--prefer-binary", "--pre"}
 _INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index",
                   "--trusted-host"}
+
+
+def pinned_version(requirement: Requirement) -> Version | None:
+    """The one version an ``==`` pin (no wildcard) names: one sdist serves every
+    Python, and pip takes that version whatever else asks."""
+    if requirement.url is not None:
+        return None
+    for spec in requirement.specifier:
+        if spec.operator == "==" and "*" not in spec.version:
+            with contextlib.suppress(InvalidVersion):
+                return Version(spec.version)
+    return None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

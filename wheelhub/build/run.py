@@ -444,7 +444,8 @@ def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, e
         failure = _prepare(steps, todo, writer, wheelhouse)
         if failure is not None:
             return failure
-        _build_entries(steps, todo, writer, timings, after, shared)
+        settled = {e.line.project for e in plan.for_python(python) if e.cached is not None}
+        _build_entries(steps, todo, writer, timings, after, shared, settled)
     return None
 
 
@@ -474,17 +475,19 @@ def _prepare(steps: PrefixBuild, todo: list[PlannedEntry], writer: ManifestWrite
 
 
 def _build_entries(steps: PrefixBuild, todo: list[PlannedEntry], writer: ManifestWriter,
-                   timings: Timings, after: Mapping[str, set[str]], shared: Shared) -> None:
+                   timings: Timings, after: Mapping[str, set[str]], shared: Shared,
+                   cached: Collection[str] = ()) -> None:
     """Build *todo* in parallel, each in one of the run's CPU slots; an entry waits for the
     entries of this prefix it depends on (*after*: from earlier runs' closures), so it
     builds against their wheels. A project another Python builds right now waits for that
     build: if its wheels are pure they are this Python's too. Each entry writes its own
-    log file."""
-    cpu_before = steps.cpu_seconds()
+    log file. An entry whose own wheel stands is relinked on the host when it can be
+    (*cached*: this Python's projects served from the cache, settled already)."""
+    cpu_before = steps.cpu_at_start
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, steps.options.jobs),
                                                thread_name_prefix=f"wheelhub-{steps.tag}") as pool:
         queue = _EntryQueue(steps=steps, writer=writer, shared=shared, pool=pool, todo=todo,
-                            after=after)
+                            after=after, cached=cached)
         try:
             while queue.pending or queue.running:
                 if not queue.start_ready():
@@ -504,8 +507,10 @@ class _EntryQueue:
 
     def __init__(self, *, steps: PrefixBuild, writer: ManifestWriter, shared: Shared,
                  pool: concurrent.futures.ThreadPoolExecutor, todo: list[PlannedEntry],
-                 after: Mapping[str, set[str]]) -> None:
+                 after: Mapping[str, set[str]], cached: Collection[str] = ()) -> None:
         self.steps, self.writer, self.shared, self.pool = steps, writer, shared, pool
+        self.cached = set(cached)
+        self.relink_tried: set[str] = set()
         self.pending = {p.line.project: p for p in todo}
         self.running: dict[concurrent.futures.Future[None], str] = {}
         self.waiting = {p.line.project: {d for d in after.get(p.line.project, set())
@@ -521,6 +526,10 @@ class _EntryQueue:
             ready = [next(iter(self.pending))]
         launched = self.starved = False
         for name in ready:
+            if (self.pending[name].own_wheel is not None and name not in self.relink_tried
+                    and self._relinked(name)):
+                self.started, launched = self.started + 1, True
+                continue
             # Claim a project only with a CPU slot in hand, so each Python takes the next
             # project no other Python has started.
             if not slots.take(tag, timeout=0.05):
@@ -544,6 +553,36 @@ class _EntryQueue:
             self.running[self.pool.submit(context.run, _build_one, self.steps, planned,
                                           progress, self.writer, self.shared)] = name
         return launched
+
+    def _relinked(self, name: str) -> bool:
+        """Whether *name*, whose own wheel stands, was relinked on the host (no slot, no
+        container): then it is recorded and no longer pending."""
+        tag, planned = self.steps.tag, self.pending[name]
+        self.relink_tried.add(name)
+        progress = f"({self.started + 1}/{self.total})"
+        capture = LogCapture(path=self.steps.wheelhouse.log_path(tag, name))
+        try:
+            entry = self.steps.relink(planned, self.steps.options.recipes, self._settled(),
+                                      capture)
+        finally:
+            capture.close()
+        with prefix(f"{tag} {name}"):
+            if isinstance(entry, str):
+                logger.info("%s %s: its own wheel stands; pip makes its closure, as %s",
+                            progress, planned.line.requirement, entry)
+                return False
+            logger.info("%s %s: its own wheel stands, closure relinked to %s", progress,
+                        planned.line.requirement,
+                        " ".join(w.filename for w in entry.wheels[1:]) or "nothing")
+        del self.pending[name]
+        self.writer.record(entry)
+        return True
+
+    def _settled(self) -> dict[str, Entry]:
+        """This Python's entries final for this run: served from the cache, or recorded."""
+        tag, manifest = self.steps.tag, self.writer.manifest
+        projects = self.cached | {p for p, python in self.writer.recorded if python == tag}
+        return {p: e for p in projects if (e := manifest.find(p, tag)) is not None}
 
     def wait(self) -> None:
         """For a build of this prefix to end, or (none running) another Python's."""

@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from wheelhub.build.prefetch import host_pip_download, platform_tags
-from wheelhub.build.requirements import RequirementLine, RequirementSet
+from wheelhub.build.requirements import RequirementLine, RequirementSet, pinned_version
 from wheelhub.index.client import DEFAULT_INDEX, IndexClient, IndexUnreachable
 from wheelhub.index.dists import parse_dist_filename
 from wheelhub.index.errors import InvalidDistribution
@@ -250,17 +249,6 @@ def accepted_tags(python: str, plat: str) -> set[Tag]:
     platforms = platform_tags(plat) or [plat]
     return {*cpython_tags(version, abis=[python], platforms=platforms),
             *compatible_tags(version, interpreter=python, platforms=platforms)}
-
-
-def pinned_version(requirement: Requirement) -> Version | None:
-    """The one version an ``==`` pin (no wildcard) names: one sdist serves every Python."""
-    if requirement.url is not None:
-        return None
-    for spec in requirement.specifier:
-        if spec.operator == "==" and "*" not in spec.version:
-            with contextlib.suppress(InvalidVersion):
-                return Version(spec.version)
-    return None
 
 
 def _release_file(filename: str, project: str, version: Version) -> str:

@@ -15,8 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
 from wheelhub.build.graph import applicable, requires_dist
 from wheelhub.build.plan import CommonInputs, PlannedEntry, entry_inputs, key_of, pins_by_project
+from wheelhub.build.relink import relink
 from wheelhub.build.repair import attach_sbom, explain_failure, needs_repair, repair_command
 from wheelhub.build.requirements import IndexPlaces, RequirementSet, allowed_formats
 from wheelhub.build.sdists import Release, SharedSdists
@@ -76,6 +80,7 @@ class PrefixBuild:
     wheelhouse: Wheelhouse
     env: dict[str, str] = field(default_factory=dict)
     oom_kills: int = 0  # the container's OOM-kill count after the last step
+    cpu_at_start: float | None = None  # its CPU seconds once prepared
     timings: Timings = field(default_factory=Timings)
     # --hermetic: the prefetched files' find-links page (relative to the cache dir); pip
     # then looks nowhere else
@@ -155,7 +160,7 @@ class PrefixBuild:
             self.hook_exports = exported
             with self.timings.phase(self.tag, "snapshot"):
                 self.session.snapshot(exported)
-        self.oom_kills = self._oom_kills()
+        self.oom_kills, self.cpu_at_start = self._cgroup()
         if self.build_requirements is not None:
             # Isolated builds inherit the environment, so they see the same pins (uv
             # reads its own variable: build[uv]'s build environments).
@@ -273,6 +278,28 @@ class PrefixBuild:
                      inputs=inputs, log=self._rel_log(capture), error=error,
                      duration=round(time.monotonic() - started, 2))
 
+    def relink(self, planned: PlannedEntry, recipes: Mapping[str, Recipe],
+               settled: Mapping[str, Entry], capture: LogCapture) -> Entry | str:
+        """*planned*'s entry made on the host from its unchanged own wheel and the entries
+        this run settled for this Python (by project); else why pip must make its closure."""
+        started = time.monotonic()
+        own = planned.own_wheel
+        assert own is not None
+        lines = {line.project: line for line in self.requirements.requirements}
+        found = relink(planned.line, self.tag, own, self.wheelhouse.path, settled, lines)
+        if isinstance(found, str):
+            return found
+        capture.note(f"{own.filename}: its own inputs are unchanged, so the wheel stands; "
+                     "its closure is relinked on the host to this run's "
+                     + (", ".join(found.dependencies) or "entries"))
+        inputs = entry_inputs(planned.line, planned.python, self.common, recipes,
+                              pins_by_project(self.requirements),
+                              [w.project for w in found.wheels])
+        return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
+                     python=self.tag, key=key_of(inputs), prekey=planned.prekey, status="built",
+                     wheels=found.wheels, inputs=inputs, log=self._rel_log(capture),
+                     duration=round(time.monotonic() - started, 2))
+
     def reuse(self, planned: PlannedEntry, built: Entry, recipes: Mapping[str, Recipe]) -> Entry:
         """*built*, another Python's entry whose wheels are all pure and serve this one,
         recorded for this Python without building."""
@@ -288,6 +315,12 @@ class PrefixBuild:
         """Wheels into *out_dir* with the chosen frontend; the failure, or ''."""
         project = planned.line.project
         frontend = self.options.frontend
+        if planned.own_wheel is not None:
+            capture.note(f"{planned.own_wheel.filename}: its own inputs are unchanged, so the "
+                         "wheel stands; pip makes its closure")
+            return self._step("pip wheel", "pip wheel",
+                              self._closure_command(planned, planned.own_wheel, out_dir), env,
+                              capture, project)
         if frontend == "pip":
             return self._step("pip wheel", "pip wheel",
                               self._pip_wheel_command(planned, recipe, out_dir), env, capture,
@@ -455,6 +488,16 @@ class PrefixBuild:
             argv += ["--only-binary", ",".join(self.options.only_binary)]
         return [*argv, str(planned.line.requirement)]
 
+    def _closure_command(self, planned: PlannedEntry, own: WheelRecord,
+                         out_dir: str) -> list[str]:
+        """``pip wheel`` of the wheel *own* itself (a direct reference: pip takes exactly that
+        file), so pip resolves and fetches only its dependencies."""
+        requirement = Requirement(str(planned.line.requirement))
+        requirement.url = f"file://{self.session.paths.wheelhouse}/{own.filename}"
+        requirement.specifier = SpecifierSet()
+        argv = self._pip_wheel_command(planned, None, out_dir)
+        return [*argv[:-1], str(requirement)]
+
     def _find_links_page(self) -> str:
         assert self.find_links is not None
         return f"{self.session.paths.cache}/{self.find_links}"
@@ -495,11 +538,19 @@ class PrefixBuild:
 
     def cpu_seconds(self) -> float | None:
         """CPU seconds the session's container has used so far (its cgroup), if readable."""
+        return self._cgroup()[1]
+
+    def _cgroup(self) -> tuple[int, float | None]:
+        """The session's OOM-kill count and CPU seconds (cgroup v2 or v1), in one exec."""
         lines: list[str] = []
-        script = ("cat /sys/fs/cgroup/cpu.stat 2>/dev/null "
+        script = ("cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control "
+                  "2>/dev/null; echo ::cpu::; cat /sys/fs/cgroup/cpu.stat 2>/dev/null "
                   "|| cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null; true")
-        self.session.run(["sh", "-c", script], env={}, sink=lines.append)
-        return cgroup_cpu_seconds("\n".join(lines))
+        self.session.run(["sh", "-c", script], env={}, sink=lines.append, workdir="/")
+        cut = lines.index("::cpu::") if "::cpu::" in lines else len(lines)
+        counts = [int(line.split()[1]) for line in lines[:cut]
+                  if line.startswith("oom_kill ") and line.split()[1].isdigit()]
+        return max(counts, default=0), cgroup_cpu_seconds("\n".join(lines[cut + 1:]))
 
     # -- why a step failed ------------------------------------------------------------------
     def _why(self, what: str, code: int, capture: LogCapture) -> str:
@@ -520,14 +571,8 @@ class PrefixBuild:
         return f"{what} exited with status {code}"
 
     def _oom_kills(self) -> int:
-        """How many processes the kernel killed in this session for memory (cgroup v2 or v1)."""
-        lines: list[str] = []
-        self.session.run(["sh", "-c", "cat /sys/fs/cgroup/memory.events "
-                          "/sys/fs/cgroup/memory/memory.oom_control 2>/dev/null; true"],
-                         env={}, sink=lines.append, workdir="/")
-        counts = [int(line.split()[1]) for line in lines
-                  if line.startswith("oom_kill ") and line.split()[1].isdigit()]
-        return max(counts, default=0)
+        """How many processes the kernel killed in this session for memory."""
+        return self._cgroup()[0]
 
     def _failed(self, planned: PlannedEntry, capture: LogCapture, started: float,
                 message: str) -> Entry:

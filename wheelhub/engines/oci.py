@@ -90,7 +90,7 @@ class PreparedImage:
 
     id: str
     key: str  # the tag: the first 40 hex digits of the prepared key
-    created: str  # as the engine reports it (RFC 3339)
+    created: str  # as the engine reports it (RFC 3339 or epoch seconds)
     size: int  # bytes of its own layers (the build image's are shared)
     python: str
 
@@ -305,16 +305,16 @@ class ContainerSession:
         return int(stat.get("size", 0))
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        directory, name = path.rsplit("/", 1)
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as archive:
-            info = tarfile.TarInfo(name)
+            # The whole path from /: the engine makes missing parents as it unpacks (one
+            # call, no `mkdir -p` exec first).
+            info = tarfile.TarInfo(path.lstrip("/"))
             info.size = len(data)
             info.mode = mode
             archive.addfile(info, io.BytesIO(data))
         with engine_calls(self._cancel, f"copying {path} in"):
-            self._container.exec_run(["mkdir", "-p", directory])
-            self._container.put_archive(directory, buffer.getvalue())
+            self._container.put_archive("/", buffer.getvalue())
 
     def list_files(self, directory: str, suffix: str) -> list[str]:
         with engine_calls(self._cancel, f"listing {directory}"):
@@ -405,19 +405,21 @@ class Containers:
 
     def prepared_images(self) -> list[PreparedImage]:
         """Every prepared snapshot on this engine, with its own size (beyond its parent)."""
-        found = self.client.images.list(name=PREPARED_REPOSITORY)
-        sizes = {str(i.id): int(i.attrs.get("Size") or 0) for i in self.client.images.list()}
+        # The engine's image summaries (one call each): the SDK's images.list() inspects
+        # every image again, seconds on a machine with many.
+        api = self.client.api
+        sizes = {str(i["Id"]): int(i.get("Size") or 0) for i in api.images()}
         snapshots = []
-        for image in found:
-            attrs = image.attrs
-            tags = [t.rsplit(":", 1)[1] for t in image.tags if PREPARED_REPOSITORY in t]
-            size = int(attrs.get("Size") or 0)
-            parent = str(attrs.get("Parent") or "")
+        for image in api.images(name=PREPARED_REPOSITORY):
+            tags = [t.rsplit(":", 1)[1] for t in image.get("RepoTags") or ()
+                    if PREPARED_REPOSITORY in t]
+            size = int(image.get("Size") or 0)
+            parent = str(image.get("ParentId") or "")
             snapshots.append(PreparedImage(
-                id=str(image.id), key=tags[0] if tags else "", created=str(attrs.get("Created")),
+                id=str(image["Id"]), key=tags[0] if tags else "",
+                created=str(image.get("Created") or ""),
                 size=max(size - sizes.get(parent, 0), 0) if parent in sizes else size,
-                python=str(((attrs.get("Config") or {}).get("Labels") or {}).get(
-                    PREPARED_LABEL, ""))))
+                python=str((image.get("Labels") or {}).get(PREPARED_LABEL, ""))))
         return snapshots
 
     def remove_image(self, image_id: str) -> bool:
