@@ -68,6 +68,8 @@ class Entry:
     error: str = ""
     duration: float = 0.0
     test: TestRecord = field(default_factory=lambda: TestRecord(status="untested"))
+    # built by keeping its own wheel (its inputs unchanged) and making only its closure
+    relinked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -75,7 +77,9 @@ class Entry:
 
     @property
     def how(self) -> str:
-        """built, cached (local), cached (remote, from URL), failed, ..."""
+        """built, relinked, cached (local), cached (remote, from URL), failed, ..."""
+        if self.status == "built" and self.relinked:
+            return "relinked"
         if self.status != "cached":
             return self.status
         return f"cached (remote, from {self.origin})" if self.origin else "cached (local)"

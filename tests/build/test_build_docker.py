@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -267,6 +268,8 @@ def test_changing_one_pin_rebuilds_only_what_it_affects(
         log = (project / "wheelhouse" / entry["log"]).read_text()
         assert "closure is relinked on the host to this run's whfix-pure 1.1" in log, log
         assert "pip wheel" not in log and "uv build" not in log, log
+    assert "4 built (2 relinked), 4 cached" in changed.stdout
+    assert re.search(r"whfix-dependent\s+relinked any\s+relinked any", changed.stdout)
     # The next run finds the relinked entries' keys: nothing to do.
     again = run_wheelhub(user, project)
     assert again.returncode == 0, again.stderr

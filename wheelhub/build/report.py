@@ -24,7 +24,7 @@ def _cell(entry: Entry) -> str:
         own = [w for w in entry.wheels if w.project == entry.project]
         tag = own[0].filename.rsplit("-", 3)[-1].removesuffix(".whl") if own else ""
         how = "cached (remote)" if entry.origin else \
-            "cached (local)" if entry.status == "cached" else entry.status
+            "cached (local)" if entry.status == "cached" else entry.how
         return f"{how} {short_platform(tag)}".strip()
     return entry.status
 
@@ -57,7 +57,9 @@ def summary_line(result: BuildResult) -> str:
     remote = sum(1 for e in result.entries if e.status == "cached" and e.origin)
     cached = f"{result.count('cached')} cached" + (
         f" ({remote} remote, from {', '.join(origins)})" if remote else "")
-    return (f"{stopped}{result.count('built')} built, {cached}, "
+    relinked = sum(1 for e in result.entries if e.status == "built" and e.relinked)
+    built = f"{result.count('built')} built" + (f" ({relinked} relinked)" if relinked else "")
+    return (f"{stopped}{built}, {cached}, "
             f"{result.count('failed')} failed, {result.count('skipped')} skipped; "
             f"{wheels} wheel(s) in {result.wheelhouse} ({result.duration:.1f}s, "
             f"{result.containers_started} container(s))")

@@ -276,7 +276,8 @@ class PrefixBuild:
                      python=self.tag, key=key_of(inputs), prekey=planned.prekey, status=status,
                      wheels=tuple(records),
                      inputs=inputs, log=self._rel_log(capture), error=error,
-                     duration=round(time.monotonic() - started, 2))
+                     duration=round(time.monotonic() - started, 2),
+                     relinked=planned.own_wheel is not None)
 
     def relink(self, planned: PlannedEntry, recipes: Mapping[str, Recipe],
                settled: Mapping[str, Entry], capture: LogCapture) -> Entry | str:
@@ -298,7 +299,7 @@ class PrefixBuild:
         return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
                      python=self.tag, key=key_of(inputs), prekey=planned.prekey, status="built",
                      wheels=found.wheels, inputs=inputs, log=self._rel_log(capture),
-                     duration=round(time.monotonic() - started, 2))
+                     duration=round(time.monotonic() - started, 2), relinked=True)
 
     def reuse(self, planned: PlannedEntry, built: Entry, recipes: Mapping[str, Recipe]) -> Entry:
         """*built*, another Python's entry whose wheels are all pure and serve this one,
@@ -308,7 +309,7 @@ class PrefixBuild:
                               [w.project for w in built.wheels])
         return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
                      python=self.tag, key=key_of(inputs), prekey=planned.prekey, status="built",
-                     wheels=built.wheels, inputs=inputs, log=built.log)
+                     wheels=built.wheels, inputs=inputs, log=built.log, relinked=built.relinked)
 
     def _build_wheels(self, planned: PlannedEntry, recipe: Recipe | None, out_dir: str,
                       env: Mapping[str, str], capture: LogCapture) -> str:
