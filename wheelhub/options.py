@@ -151,6 +151,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
                help="memory limit of build and test containers (4G, 512M; swap included), "
                "so a compile that needs more is killed alone, reported as out of memory; "
                "0: no limit"),
+    OptionSpec(name="ccache", kind="bool", default=True, flags=("--no-ccache",),
+               commands=_BUILDING,
+               help="do not put C/C++ compilers behind ccache (default: a pinned ccache, "
+               "fetched once, caches compiles in the cache directory for every later build)"),
     OptionSpec(name="force", kind="bool", default=False, commands=_BUILDING,
                help="rebuild everything, ignoring the manifest's cache"),
     OptionSpec(name="hermetic", kind="bool", default=False, commands=_BUILDING,
@@ -546,6 +550,7 @@ class BuildOptions:
     shard: str = ""  # "I/N" or "I/N:projects"; parsed by wheelhub.build.shards
     frontend: str = default("frontend")  # one of FRONTENDS; 'auto' resolved below
     hermetic: bool = False  # prefetch on the host, then build containers with no network
+    ccache: bool = True  # compilers behind a pinned ccache, its cache in cache_dir
 
     def __post_init__(self) -> None:
         # 'auto' builds sdists with a uv the host fetched for the image, from sdists the host
@@ -597,6 +602,7 @@ class BuildOptions:
             cache_dir=(cwd / cache_raw).resolve() if cache_raw else default_cache_dir(env),
             force=config.get("force"),
             hermetic=config.get("hermetic"),
+            ccache=config.get("ccache"),
             recipes=config.recipes,
             cache_keep=config.get("cache.keep"),
             cache_max_size=config.get("cache.max_size"),

@@ -235,6 +235,42 @@ def test_the_snapshot_holds_the_hook_but_none_of_the_builds(
         assert seen.decode().split() == ["hook-applied"], snapshot.tags
 
 
+def ccache_stats(cache: Path) -> dict[str, int]:
+    """The statistics of the cache directory's ccache, read with the ccache the build used."""
+    tool = next((cache / "tools").glob("ccache-*/ccache"))
+    shown = subprocess.run([str(tool), "--print-stats"], capture_output=True, text=True,
+                           check=True, env={"CCACHE_DIR": str(cache / "ccache")})
+    return {k: int(v) for k, v in (line.split("\t") for line in shown.stdout.splitlines())}
+
+
+def test_compiles_go_through_ccache_kept_in_the_cache_directory(
+        cold: subprocess.CompletedProcess[str], project: Path, user: User) -> None:
+    cache = user.home / ".cache" / "wheelhub"
+    # Only compilers the image has stand behind ccache: a build probing for clang finds none.
+    assert sorted(p.name for p in (cache / "tools").glob("ccache-*/bin-*/*")) == [
+        "c++", "cc", "g++", "gcc"]
+    (project / "clib.txt").write_text("--find-links ./dists\nwhfix-clib==1.0\n")
+    before = ccache_stats(cache)
+    # whfix-clib for cp311 again, in another wheelhouse: the cold run compiled these sources.
+    again = run_wheelhub(user, project, "-r", "clib.txt", "-w", "clib-ccache", "--python", "cp311")
+    assert again.returncode == 0, again.stderr
+    after = ccache_stats(cache)
+    hits = ("direct_cache_hit", "preprocessed_cache_hit")
+    assert sum(after[k] for k in hits) > sum(before[k] for k in hits), (before, after)
+    assert after["cache_miss"] == before["cache_miss"]
+    assert {p.stat().st_uid for p in (cache / "ccache").rglob("*")} == {user.uid}
+    # --no-ccache: the compiler runs as the image has it, and the cache is not asked.
+    off = run_wheelhub(user, project, "-r", "clib.txt", "-w", "clib-plain", "--python", "cp311",
+                       "--no-ccache")
+    assert off.returncode == 0, off.stderr
+    assert ccache_stats(cache) == after
+    assert wheel_names(project / "clib-plain") == wheel_names(project / "clib-ccache")
+
+
+def wheel_names(wheelhouse: Path) -> list[str]:
+    return sorted(p.name for p in wheelhouse.glob("*.whl"))
+
+
 def test_changing_one_pin_rebuilds_only_what_it_affects(
         cold: subprocess.CompletedProcess[str], project: Path, user: User) -> None:
     requirements = project / "requirements.txt"

@@ -29,6 +29,7 @@ from wheelhub.build.sdists import SharedSdists
 from wheelhub.build.shards import Knowledge, Shard, only_shard
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.timings import Timings
+from wheelhub.build.tools import CCACHE, UV, HostTools
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe, remove_partial_files
 from wheelhub.cache.sources import CacheSource, open_sources
 from wheelhub.engines import make_engine
@@ -51,6 +52,7 @@ class Shared:
     slots: CpuSlots  # one CPU budget for the whole run
     pure: PureOnce  # pure wheels built once
     sdists: SharedSdists | None  # sdists to build from source, fetched once on the host
+    tools: HostTools  # uv and ccache, fetched once on the host
 
 
 def load_inputs(options: BuildOptions) -> tuple[RequirementSet, RequirementSet | None]:
@@ -361,14 +363,22 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
     fetch = options.frontend != "pip" and not options.hermetic
     sdists = SharedSdists(requirements=requirements, cache_dir=options.cache_dir,
                           ca_bundle=options.ca_bundle, jobs=max(2, options.jobs))
+    tools = HostTools(cache_dir=options.cache_dir,
+                      index_options=requirements.host_index_options(),
+                      ca_bundle=options.ca_bundle)
     shared = Shared(slots=CpuSlots(count=max(1, options.jobs)),
-                    pure=PureOnce(wheelhouse=wheelhouse.path), sdists=sdists if fetch else None)
-    with sdists, concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs,
-                                                       thread_name_prefix="wheelhub") as pool:
-        if fetch:  # while the containers start and run the hook
+                    pure=PureOnce(wheelhouse=wheelhouse.path), sdists=sdists if fetch else None,
+                    tools=tools)
+    plat = options.plat or image.plat or ""
+    with sdists, tools, concurrent.futures.ThreadPoolExecutor(
+            max_workers=options.jobs, thread_name_prefix="wheelhub") as pool:
+        # While the containers start and run the hook:
+        if fetch:
             sdists.start(e.line for e in plan.entries if e.needs_build)
-            if options.frontend == "auto":
-                sdists.start_uv(options.plat or image.plat or "")
+        if options.frontend == "auto":
+            tools.start(UV, plat)
+        if options.ccache and image.compilers:
+            tools.start(CCACHE, plat)
         futures = {}
         for python in todo:
             context = contextvars.copy_context()
@@ -424,7 +434,8 @@ def _build_in_session(python: PythonPrefix, plan: Plan, options: BuildOptions, e
         return PrefixBuild(session=session, options=options, requirements=requirements,
                            build_requirements=build_requirements, common=common,
                            plat=options.plat or image.plat, wheelhouse=wheelhouse,
-                           timings=timings, find_links=page, sdists=shared.sdists)
+                           timings=timings, find_links=page, sdists=shared.sdists,
+                           tools=shared.tools, image=image)
 
     if options.hermetic:
         # Prepared with the network (a hook may install system packages), snapshotted,

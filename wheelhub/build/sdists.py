@@ -22,7 +22,6 @@ import functools
 import hashlib
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from wheelhub.build.prefetch import host_pip_download, platform_tags
+from wheelhub.build.prefetch import platform_tags
 from wheelhub.build.requirements import RequirementLine, RequirementSet, pinned_version
 from wheelhub.index.client import DEFAULT_INDEX, IndexClient, IndexUnreachable
 from wheelhub.index.dists import parse_dist_filename
@@ -44,11 +43,6 @@ from wheelhub.util.log import get_logger
 logger = get_logger("sdists")
 
 SDISTS_DIR = "sdists"  # in the cache directory, which every build container mounts
-TOOLS_DIR = "tools"  # the same, for uv
-# The uv that builds auto's sdists: pinned, so the same inputs build the same way. A static
-# binary from its manylinux wheel, fetched once per cache for the image's platform and run
-# by every prefix: no prefix installs it.
-UV_VERSION = "0.13.9"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -82,7 +76,6 @@ class SharedSdists:
     _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, init=False)
     _futures: dict[str, concurrent.futures.Future[Release]] = field(default_factory=dict,
                                                                     init=False)
-    _uv: concurrent.futures.Future[str | None] | None = field(default=None, init=False)
 
     def __enter__(self) -> SharedSdists:
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -100,53 +93,6 @@ class SharedSdists:
         for line in lines:
             if line.project not in self._futures and pinned_version(line.requirement):
                 self._futures[line.project] = self._pool.submit(self._fetch, line)
-
-    def start_uv(self, plat: str) -> None:
-        """Begin fetching uv for the image's platform *plat* (once per cache directory)."""
-        assert self._pool is not None, "use SharedSdists as a context manager"
-        if self._uv is None:
-            self._uv = self._pool.submit(self._fetch_uv, plat)
-
-    def uv(self) -> str | None:
-        """The uv binary relative to the cache directory, once fetched; None without one."""
-        if self._uv is not None:
-            with contextlib.suppress(concurrent.futures.CancelledError):
-                return self._uv.result()
-        return None
-
-    def _fetch_uv(self, plat: str) -> str | None:
-        relative = f"{TOOLS_DIR}/uv-{UV_VERSION}-{plat}"
-        target = self.cache_dir / relative
-        if (target / "uv").is_file():
-            return f"{relative}/uv"
-        home = ensure_dir(self.cache_dir / TOOLS_DIR)
-        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as tmp:
-            done = host_pip_download(
-                ["--no-deps", "--only-binary", ":all:",
-                 *(arg for tag in platform_tags(plat) or [plat] for arg in ("--platform", tag)),
-                 *self.requirements.host_index_options(), f"uv=={UV_VERSION}"],
-                Path(tmp), ca_bundle=self.ca_bundle)
-            wheels = sorted(Path(tmp).glob("uv-*.whl"))
-            if done.returncode != 0 or not wheels:
-                logger.info("could not fetch uv %s for %s (%s): sdists are built by pip",
-                            UV_VERSION, plat, (done.stderr.strip().splitlines() or ["?"])[-1])
-                return None
-            unpacked = Path(tmp) / "unpacked"
-            unpacked.mkdir()
-            try:
-                with zipfile.ZipFile(wheels[0]) as archive:
-                    (unpacked / "uv").write_bytes(
-                        archive.read(f"uv-{UV_VERSION}.data/scripts/uv"))
-            except (KeyError, zipfile.BadZipFile, OSError) as error:
-                logger.info("could not unpack %s (%s): sdists are built by pip", wheels[0].name,
-                            error)
-                return None
-            (unpacked / "uv").chmod(0o755)
-            with contextlib.suppress(OSError):  # another run placed it first: the same uv
-                unpacked.rename(target)
-        for created in (target, target / "uv"):
-            chown_to_user(created)
-        return f"{relative}/uv" if (target / "uv").is_file() else None
 
     def wait_for(self, project: str) -> Release:
         """What the host found of *project*, once it is done looking (nothing if it did

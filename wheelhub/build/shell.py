@@ -27,9 +27,10 @@ from wheelhub.build.plan import PlannedEntry
 from wheelhub.build.requirements import RequirementLine, RequirementSet
 from wheelhub.build.run import common_inputs, load_inputs, prepared_key
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
+from wheelhub.build.tools import CCACHE, HostTools
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable
 from wheelhub.engines import container_engine
-from wheelhub.engines.base import Session, shell_join
+from wheelhub.engines.base import DEFAULT_PATH, Session, shell_join
 from wheelhub.engines.container import ContainerEngine
 from wheelhub.engines.pythons import PythonPrefix, select_pythons
 from wheelhub.engines.spec import exec_argv
@@ -44,7 +45,6 @@ SHELL_COMMAND = ("bash", "--norc", "-i")
 HISTORY = ".bash_history"  # in the workspace
 SOURCE_DIR = "src"  # in the workspace: the package's unpacked sdist
 # What PATH is when neither the image nor the hook set one (Debian's and RHEL's default).
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -177,12 +177,18 @@ def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellCo
     try:
         # The build's key: the shell starts from the snapshot a build made, and a shell
         # that had to prepare leaves one for the next shell or build.
-        with engine.session(python, name=f"shell-{python.tag}", kind="shell",
-                            prepared_key=prepared_key(options, common, python)) as session:
+        with HostTools(cache_dir=options.cache_dir,
+                       index_options=requirements.host_index_options(),
+                       ca_bundle=options.ca_bundle) as tools, \
+                engine.session(python, name=f"shell-{python.tag}", kind="shell",
+                               prepared_key=prepared_key(options, common, python)) as session:
+            if options.ccache and image.compilers:  # compiles as the build's do
+                tools.start(CCACHE, options.plat or image.plat or "")
             steps = PrefixBuild(session=session, options=options, requirements=requirements,
                                 build_requirements=build_requirements, common=common,
                                 plat=options.plat or image.plat,
-                                wheelhouse=Wheelhouse(options.wheelhouse))
+                                wheelhouse=Wheelhouse(options.wheelhouse), tools=tools,
+                                image=image)
             capture = LogCapture(path=scratch / "prepare.log")
             try:
                 ready = _prepare(steps, session, target, options.recipes, capture, notes)

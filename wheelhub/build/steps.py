@@ -25,8 +25,9 @@ from wheelhub.build.repair import attach_sbom, explain_failure, needs_repair, re
 from wheelhub.build.requirements import IndexPlaces, RequirementSet, allowed_formats
 from wheelhub.build.sdists import Release, SharedSdists
 from wheelhub.build.timings import Timings, cgroup_cpu_seconds
+from wheelhub.build.tools import CCACHE, UV, HostTools
 from wheelhub.build.wheelhouse import Wheelhouse
-from wheelhub.engines.base import Session, shell_join
+from wheelhub.engines.base import DEFAULT_PATH, ImageInfo, Session, shell_join
 from wheelhub.manifest import BuildStatus, Entry, WheelRecord
 from wheelhub.options import BuildOptions, Recipe
 from wheelhub.util.fileio import chown_to_user
@@ -87,6 +88,8 @@ class PrefixBuild:
     find_links: str | None = None
     # the build frontends: sdists the host fetched once for every Python
     sdists: SharedSdists | None = None
+    tools: HostTools | None = None  # uv (auto) and ccache, fetched once on the host
+    image: ImageInfo | None = None
     hook_exports: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -161,11 +164,32 @@ class PrefixBuild:
             with self.timings.phase(self.tag, "snapshot"):
                 self.session.snapshot(exported)
         self.oom_kills, self.cpu_at_start = self._cgroup()
+        self.env.update(self._compiler_cache_env())
         if self.build_requirements is not None:
             # Isolated builds inherit the environment, so they see the same pins (uv
             # reads its own variable: build[uv]'s build environments).
             self.env["PIP_CONSTRAINT"] = self._work("build-constraints.txt")
             self.env["UV_CONSTRAINT"] = self._work("build-constraints.txt")
+
+    def _compiler_cache_env(self) -> dict[str, str]:
+        """The image's compilers behind ccache (links first on PATH), caching in the mounted
+        cache directory; nothing with --no-ccache or without ccache."""
+        if not self.options.ccache or self.tools is None or self.image is None:
+            return {}
+        links = self.tools.aliases(CCACHE, self.image.compilers)
+        if links is None:
+            return {}
+        search = self.env.get("PATH") or self.image.env.get("PATH") or DEFAULT_PATH
+        return {
+            "PATH": f"{self.session.paths.cache}/{links}:{search}",
+            # Builds run in fresh temporary directories: paths under / are hashed relative
+            # to the working directory, and the directory itself not at all, so the same
+            # sources compiled again hit whichever directory pip or uv unpacked them in.
+            "CCACHE_BASEDIR": "/",
+            "CCACHE_NOHASHDIR": "1",
+            # Unpacked sources are new files; their age says nothing about their content.
+            "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime",
+        }
 
     def _prepare_fresh(self, capture: LogCapture) -> dict[str, str]:
         exported: dict[str, str] = {}
@@ -356,7 +380,8 @@ class PrefixBuild:
         pip_settings = any(name.startswith("PIP_") for name in
                            (*self.hook_exports, *(dict(recipe.env) if recipe else {})))
         sdist = None if pip_settings else self._sdist_pip_would_build(planned, pip_wheel)
-        uv = self.sdists.uv() if sdist is not None and self.sdists is not None else None
+        uv_home = self.tools.path(UV) if sdist is not None and self.tools is not None else None
+        uv = f"{uv_home}/uv" if uv_home is not None else None
         if sdist is None or uv is None:
             return self._step("pip wheel", "pip wheel", pip_wheel, env, capture, project)
         cache = self.session.paths.cache

@@ -15,6 +15,12 @@ from wheelhub.engines.pythons import PythonPrefix
 LineSink = Callable[[str], None]
 
 
+# A container's PATH when its image sets none.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The C/C++ compiler commands a compiler cache stands in front of, where an image has them.
+COMPILERS = ("cc", "c++", "gcc", "g++", "clang", "clang++")
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ImageInfo:
     """What the build environment offers. ``id`` keys the cache (content, not tag)."""
@@ -23,6 +29,7 @@ class ImageInfo:
     id: str
     env: Mapping[str, str] = field(default_factory=dict)
     pythons: tuple[PythonPrefix, ...] = ()
+    compilers: tuple[str, ...] = ()  # which of COMPILERS the image has on its PATH
 
     @property
     def plat(self) -> str | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from wheelhub.engines.base import ImageInfo, Paths
+from wheelhub.engines.base import COMPILERS, ImageInfo, Paths
 from wheelhub.engines.oci import Containers, ContainerSession
 from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing
 from wheelhub.engines.spec import ContainerSpec, Mount, OCIEngineConfig
@@ -53,19 +53,25 @@ class ContainerEngine:
         return self.containers.engine
 
     def inspect(self) -> ImageInfo:
-        """Image id, environment and Python prefixes; the listing is cached per image id."""
+        """Image id, environment, Python prefixes and C/C++ compilers; the listing is cached
+        per image id."""
         image = self.containers.image(self.options.image)
         cache_file = self.options.cache_dir / "images" / (image.id.replace(":", "-") + ".json")
-        names: list[str] | None = None
-        with contextlib.suppress(OSError, ValueError):
-            names = list(json.loads(cache_file.read_text())["python"])
-        if names is None:
-            names = self.containers.output(
-                image.id, ["sh", "-c", "ls -1 /opt/python 2>/dev/null || true"]).split()
+        listing: dict[str, list[str]] | None = None
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            data = json.loads(cache_file.read_text())
+            listing = {"python": list(data["python"]), "compilers": list(data["compilers"])}
+        if listing is None:
+            python, _, compilers = self.containers.output(image.id, ["sh", "-c", (
+                "ls -1 /opt/python 2>/dev/null; echo ::compilers::; "
+                f"for c in {' '.join(COMPILERS)}; do command -v \"$c\" >/dev/null 2>&1 "
+                "&& echo \"$c\"; done; true")]).partition("::compilers::")
+            listing = {"python": python.split(), "compilers": compilers.split()}
             ensure_dir(cache_file.parent)
-            atomic_write_bytes(cache_file, json.dumps({"python": names}).encode())
+            atomic_write_bytes(cache_file, json.dumps(listing).encode())
         return ImageInfo(reference=self.options.image, id=image.id, env=image.env,
-                         pythons=tuple(prefixes_from_listing("/opt/python", names)))
+                         pythons=tuple(prefixes_from_listing("/opt/python", listing["python"])),
+                         compilers=tuple(listing["compilers"]))
 
     def spec(self, image: str, name: str, kind: str = "build") -> ContainerSpec:
         """A build container: the project, wheelhouse and CA bundle read-only, the cache

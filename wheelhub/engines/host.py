@@ -15,7 +15,15 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from wheelhub.engines.base import Cancelled, CancelToken, ImageInfo, LineBuffer, LineSink, Paths
+from wheelhub.engines.base import (
+    COMPILERS,
+    Cancelled,
+    CancelToken,
+    ImageInfo,
+    LineBuffer,
+    LineSink,
+    Paths,
+)
 from wheelhub.engines.errors import EngineError
 from wheelhub.engines.pythons import PythonPrefix, prefixes_from_listing
 from wheelhub.options import BuildOptions
@@ -106,9 +114,10 @@ class HostEngine:
         for name in names:
             target = (root / name / "bin" / "python").resolve()
             digest.update(f"{name}:{target}:{target.stat().st_mtime_ns}".encode())
-        env = {k: v for k, v in os.environ.items() if k.startswith("AUDITWHEEL_")}
+        env = {k: v for k, v in os.environ.items() if k.startswith("AUDITWHEEL_") or k == "PATH"}
         return ImageInfo(reference="host", id="host:" + digest.hexdigest()[:16], env=env,
-                         pythons=tuple(prefixes_from_listing(str(root), names)))
+                         pythons=tuple(prefixes_from_listing(str(root), names)),
+                         compilers=tuple(c for c in COMPILERS if shutil.which(c)))
 
     @contextlib.contextmanager
     def session(self, python: PythonPrefix, *, name: str, prepared_key: str | None = None,

@@ -31,7 +31,7 @@ def chown_to_user(path: Path, ids: tuple[int, int] | None = None) -> None:
     ids = ids if ids is not None else owner_ids()
     if ids is not None:
         with contextlib.suppress(OSError):
-            os.chown(path, *ids)
+            os.chown(path, *ids, follow_symlinks=False)  # a link itself, never its target
 
 
 def ensure_dir(path: Path) -> Path:
