@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_sdist
+from tests.support.dists import make_wheel
 from wheelhub.build.errors import HermeticError
 from wheelhub.build.prefetch import Prefetch, build_requires, platform_tags
 from wheelhub.build.requirements import parse_requirements
@@ -87,3 +88,34 @@ def test_other_bytes_than_the_lock_are_refused(tmp_path: Path) -> None:
     with pytest.raises(HermeticError, match=r"whfix-pure-1.0.tar.gz: the index now serves other"):
         prefetch.run()
     assert not (tmp_path / "cache" / "hermetic" / "files" / "whfix-pure-1.0.tar.gz").exists()
+
+
+def prefetch_of(tmp_path: Path, text: str) -> Prefetch:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(text)
+    return Prefetch(requirements=parse_requirements(requirements), build_requirements=None,
+                    pythons=[PythonPrefix(tag="cp311", path="/opt/python/cp311-cp311")],
+                    plat="manylinux_2_28_x86_64", cache_dir=tmp_path / "cache",
+                    ca_bundle=Path("/etc/ssl/certs/ca-certificates.crt"), frontend="pip")
+
+
+def test_the_requirements_files_only_binary_is_the_builds(tmp_path: Path) -> None:
+    """pip would refuse the sdist the build would need: said before any container."""
+    (tmp_path / "dists").mkdir()
+    make_sdist("whfix-pure", tmp_path / "dists")
+    prefetch = prefetch_of(tmp_path, "--find-links ./dists\n--only-binary whfix-pure\n"
+                           "whfix-pure==1.0\n")
+    with pytest.raises(HermeticError, match="--only-binary"):
+        prefetch.run()
+
+
+def test_the_requirements_files_no_binary_fetches_the_sdist_not_the_wheel(
+        tmp_path: Path) -> None:
+    (tmp_path / "dists").mkdir()
+    make_sdist("whfix-pure", tmp_path / "dists")
+    make_wheel(tmp_path / "dists", "whfix-pure", "1.0")
+    fetched = prefetch_of(tmp_path, "--find-links ./dists\n--no-binary whfix-pure\n"
+                          "whfix-pure==1.0\n").run()
+    names = {f.filename for f in fetched.lock if f.filename}
+    assert "whfix-pure-1.0.tar.gz" in names
+    assert "whfix_pure-1.0-py3-none-any.whl" not in names

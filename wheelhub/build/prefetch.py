@@ -34,7 +34,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from wheelhub.build.errors import HermeticError
-from wheelhub.build.requirements import RequirementLine, RequirementSet
+from wheelhub.build.requirements import RequirementLine, RequirementSet, allowed_formats
 from wheelhub.engines.pythons import PythonPrefix
 from wheelhub.manifest import LockedFile
 from wheelhub.util.fileio import atomic_write_bytes, ensure_dir, sha256_file
@@ -111,7 +111,7 @@ class Prefetch:
                        if (str(line.requirement), p.tag) not in have_wheel]
             if not missing:
                 continue
-            if _listed(line.project, self.only_binary):
+            if "source" not in self._formats(line.project):
                 raise HermeticError.no_distribution(str(line.requirement), line.location,
                                                     missing, self.plat, "--only-binary")
             sources.append((line, missing, self._need(str(line.requirement), "", (
@@ -142,6 +142,20 @@ class Prefetch:
         text = "\0".join((*args, *self._index_options, self._constraints))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def _formats(self, project: str) -> frozenset[str]:
+        """What the build's pip may take for *project*: the requirements files' and
+        wheelhub's ``--no-binary``/``--only-binary``, in the order the build passes them."""
+        return allowed_formats(project, self._format_options)
+
+    @functools.cached_property
+    def _format_options(self) -> tuple[str, ...]:
+        options = list(self.requirements.pip_options)
+        if self.no_binary:
+            options += ["--no-binary", ",".join(self.no_binary)]
+        if self.only_binary:
+            options += ["--only-binary", ",".join(self.only_binary)]
+        return tuple(options)
+
     @functools.cached_property
     def _constraints(self) -> str:
         return (self.build_requirements.constraint_text()
@@ -154,7 +168,7 @@ class Prefetch:
         for line in self.requirements.requirements:
             self._check_pinned(line)
             # pip wheel takes a wheel where there is one; the build frontends build the sdist
-            if self.frontend != "pip" or _listed(line.project, self.no_binary):
+            if self.frontend != "pip" or "binary" not in self._formats(line.project):
                 continue
             for python in self.pythons:
                 needs.append(self._need(str(line.requirement), python.tag, (
@@ -325,10 +339,6 @@ def platform_tags(plat: str) -> list[str]:
 def _none_available(need: Need) -> LockedFile:
     """The lock's record that *need* found nothing (no wheel for that Python): not asked again."""
     return LockedFile(filename="", sha256="", need=need.locked_as, python=need.python)
-
-
-def _listed(project: str, names: tuple[str, ...]) -> bool:
-    return ":all:" in names or project in {canonicalize_name(n) for n in names}
 
 
 def _listdir(path: Path) -> list[str]:

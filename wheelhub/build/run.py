@@ -239,7 +239,10 @@ def _prefetch(options: BuildOptions, requirements: RequirementSet,
     fetched = Prefetch(requirements=requirements, build_requirements=build_requirements,
                        pythons=pythons, plat=plat, cache_dir=options.cache_dir,
                        ca_bundle=options.ca_bundle, frontend=options.frontend,
-                       no_binary=options.no_binary, only_binary=options.only_binary,
+                       # a recipe's `source: true` is the build's --no-binary too
+                       no_binary=(*options.no_binary, *sorted(
+                           name for name, recipe in options.recipes.items() if recipe.source)),
+                       only_binary=options.only_binary,
                        locked=writer.manifest.lock, jobs=max(4, options.jobs)).run()
     files = len({f.filename for f in fetched.lock if f.filename})
     logger.info("hermetic: %d file(s) for %d Python(s), %d fetched now, the rest locked and on "

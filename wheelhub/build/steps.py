@@ -32,6 +32,7 @@ from wheelhub.manifest import BuildStatus, Entry, WheelRecord
 from wheelhub.options import BuildOptions, Recipe
 from wheelhub.util.fileio import chown_to_user
 from wheelhub.util.log import get_logger, prefix
+from wheelhub.util.redact import redact
 
 logger = get_logger("build")
 TAIL_LINES = 25
@@ -40,7 +41,9 @@ HOOK_COPY = "setup-hook.sh"  # a hook outside the project, copied into the works
 
 @dataclass(kw_only=True)
 class LogCapture:
-    """Writes a step's output to its log file, keeps the tail, echoes at debug level."""
+    """Writes a step's output to its log file, keeps the tail, echoes at debug level; URL
+    credentials (an index URL with a token in requirements.txt) are masked first, in the
+    commands shown and in what the tools print."""
 
     path: Path
     append: bool = False
@@ -51,6 +54,7 @@ class LogCapture:
         chown_to_user(self.path)
 
     def __call__(self, line: str) -> None:
+        line = redact(line)
         self._handle.write(line + "\n")
         self._handle.flush()
         self.tail.append(line)
