@@ -22,6 +22,7 @@ import functools
 import hashlib
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,11 @@ class SharedSdists:
     _pool: concurrent.futures.ThreadPoolExecutor | None = field(default=None, init=False)
     _futures: dict[str, concurrent.futures.Future[Release]] = field(default_factory=dict,
                                                                     init=False)
+    # One client per index or find-links URL for the run (one connection pool, one TLS
+    # handshake through the proxy), and each find-links page read once.
+    _clients: dict[str, IndexClient] = field(default_factory=dict, init=False)
+    _pages: dict[str, list[IndexFile]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __enter__(self) -> SharedSdists:
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -86,6 +92,8 @@ class SharedSdists:
                  trace: TracebackType | None) -> None:
         assert self._pool is not None
         self._pool.shutdown(wait=error is None, cancel_futures=True)
+        for client in self._clients.values():
+            client.close()
 
     def start(self, lines: Iterable[RequirementLine]) -> None:
         """Begin fetching the sdist of each pinned requirement in *lines* (once each)."""
@@ -111,10 +119,9 @@ class SharedSdists:
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         home = ensure_dir(self.cache_dir / SDISTS_DIR)
         target = home / digest
-        with contextlib.ExitStack() as clients, \
-                tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as tmp:
+        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as tmp:
             try:
-                sdist, wheels = self._look(line.project, version, places, clients)
+                sdist, wheels = self._look(line.project, version, places)
             except (IndexUnreachable, OSError) as error:
                 logger.debug("host could not look for %s (%s)", line, error)
                 sdist, wheels = None, None
@@ -150,9 +157,24 @@ class SharedSdists:
         indexes = (places.index_url or DEFAULT_INDEX, *places.extra_index_urls)
         return links + [("index", url) for url in indexes]
 
-    def _look(self, project: str, version: Version, places: list[tuple[str, str]],
-              clients: contextlib.ExitStack) -> tuple[Callable[[Path], Path] | None,
-                                                      tuple[str, ...]]:
+    def _client(self, where: str) -> IndexClient:
+        with self._lock:
+            if where not in self._clients:
+                self._clients[where] = IndexClient(where, ca_bundle=self.ca_bundle)
+            return self._clients[where]
+
+    def _page(self, client: IndexClient, url: str) -> list[IndexFile]:
+        """A find-links page's files, read once per run (every requirement looks there)."""
+        with self._lock:
+            known = self._pages.get(url)
+        if known is None:
+            known = client.page_files(url) or []
+            with self._lock:
+                self._pages[url] = known
+        return known
+
+    def _look(self, project: str, version: Version, places: list[tuple[str, str]]
+              ) -> tuple[Callable[[Path], Path] | None, tuple[str, ...]]:
         """Every place pip would look: how to fetch the sdist of *project* *version* (from
         the first place that has it), and the wheels of that version anywhere."""
         sdist: Callable[[Path], Path] | None = None
@@ -167,8 +189,8 @@ class SharedSdists:
                     elif found == "wheel":
                         wheels.append(path.name)
                 continue
-            client = clients.enter_context(IndexClient(where, ca_bundle=self.ca_bundle))
-            files = (client.page_files(where) if kind == "find-links"
+            client = self._client(where)
+            files = (self._page(client, where) if kind == "find-links"
                      else client.project_files(project)) or []
             for file in files:
                 found = _release_file(file.filename, project, version)
