@@ -159,6 +159,17 @@ def test_c_extension_is_repaired_with_the_library_vendored(
     assert any("libyaml" in lib for lib in entry["wheels"][0]["vendored"])
 
 
+def test_auto_installs_the_build_requirements_with_uv(
+        cold: subprocess.CompletedProcess[str], project: Path) -> None:
+    for python in ("cp311", "cp312"):
+        log = (project / "wheelhouse" / "logs" / python / "_setup.log").read_text()
+        install = [line for line in log.splitlines() if " pip install " in line]
+        assert len(install) == 1, log
+        assert re.search(rf"/uv pip install --python /opt/python/{python}-{python}/bin/python "
+                         r"-r /project/requirements-build.txt$", install[0]), install
+        assert "setuptools" in log  # what uv installed, in its words
+
+
 def test_optional_extension_falls_back_to_a_pure_wheel(
         cold: subprocess.CompletedProcess[str], project: Path) -> None:
     optional = [n for n in wheels(project) if n.startswith("whfix_optional")]
@@ -278,6 +289,11 @@ def test_changing_one_pin_rebuilds_only_what_it_affects(
     requirements.write_text(text.replace("whfix-pure==1.0", "whfix-pure==1.1"))
     own = project / "wheelhouse" / "whfix_dependent-1.0-py3-none-any.whl"
     before = (hashlib.sha256(own.read_bytes()).hexdigest(), own.stat().st_mtime_ns)
+    planned = subprocess.run([WHEELHUB, "plan", "--image", BUILDER_IMAGE], cwd=project,
+                             capture_output=True, text=True, check=False)
+    assert planned.returncode == 0, planned.stderr
+    assert re.search(r"whfix-dependent \[cp311\]\s+\w+\s+relink", planned.stdout), planned.stdout
+    assert re.search(r"whfix-pure \[cp311\]\s+\w+\s+build", planned.stdout), planned.stdout
     changed = run_wheelhub(user, project)
     assert changed.returncode == 0, changed.stderr
     # The first run's prepared environment (hook, build requirements) was reused.

@@ -1,8 +1,9 @@
 """``wheelhub plan``: what a build would do, entry by entry, and how it splits into shards.
 
 Nothing is built or downloaded: each entry's verdict is ``local`` (the wheelhouse has it),
-``remote`` (a cache has a record made from these inputs), ``skip`` (a recipe skips this
-Python) or ``build``, with the time it took last (manifest, cache record) when known.
+``remote`` (a cache has a record made from these inputs), ``relink`` (its own wheel stands,
+only its dependency closure is made again), ``skip`` (a recipe skips this Python) or
+``build``, with the time it took last (manifest, cache record) when known.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class PlanRow:
     project: str
     python: str
     key: str
-    verdict: str  # local, remote, skip, build
+    verdict: str  # local, remote, relink, skip, build
     origin: str = ""  # the cache of a remote verdict
     estimate: float | None = None  # seconds, when known
     shard: int = 1
@@ -61,6 +62,8 @@ def overview(options: BuildOptions, shards: int = 1, *,
             found = next(candidates(planned, plan, sources), None)
             if found is not None:
                 verdict, origin = "remote", found[0].description
+            elif planned.own_wheel is not None:
+                verdict = "relink"
         rows.append(PlanRow(project=planned.line.project, python=planned.python.tag,
                             key=planned.key, verdict=verdict, origin=origin,
                             estimate=known.durations.get((planned.line.project,

@@ -324,7 +324,9 @@ def prepared_key(options: BuildOptions, common: CommonInputs, python: PythonPref
 
     parts = (common.image_id, python.tag, common.hook_sha256, common.build_requirements_sha256,
              digest_of(options.ca_bundle), options.network or "",
-             *((options.frontend,) if options.installs_frontend is not None else ()),
+             # pip's environment is pip's; auto's build requirements are installed by uv,
+             # the build frontends' with the frontend
+             *((options.frontend,) if options.frontend != "pip" else ()),
              *(("hermetic",) if options.hermetic else ()))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 

@@ -218,10 +218,24 @@ class PrefixBuild:
             installs += ["-r", self._project_path(self.options.build_requirements)]
             what.append("build requirements")
         if installs:
+            argv, env = [self.python, "-m", "pip", "install", *installs], self.env
+            uv = self._uv_binary(exported) if frontend is None else None
+            if uv is not None:  # auto: uv installs what pip would, in a fraction of the time
+                argv = [uv, "pip", "install", "--python", self.python, *installs]
+                env = {**self.env, **_UV_ISOLATED}
             with self.timings.phase(self.tag, "build requirements"):
-                self._run_or_fail([self.python, "-m", "pip", "install", *installs], capture,
-                                  "installing " + " and ".join(what))
+                self._run_or_fail(argv, capture, "installing " + " and ".join(what), env)
         return exported
+
+    def _uv_binary(self, settings: Mapping[str, str]) -> str | None:
+        """``auto``'s uv as the session sees it, where pip's part may go to uv: none when
+        *settings* (the hook's or a recipe's exports) set pip up (PIP_*), which uv reads
+        none of."""
+        if (self.options.frontend != "auto" or self.tools is None
+                or any(name.startswith("PIP_") for name in settings)):
+            return None
+        home = self.tools.path(UV)
+        return f"{self.session.paths.cache}/{home}/uv" if home is not None else None
 
     def _hook_path(self) -> str:
         """The hook as the session sees it: in the mounted project, or else copied in (a
@@ -254,9 +268,10 @@ class PrefixBuild:
         self.env.update(exported)
         return exported
 
-    def _run_or_fail(self, argv: list[str], capture: LogCapture, what: str) -> None:
+    def _run_or_fail(self, argv: list[str], capture: LogCapture, what: str,
+                     env: Mapping[str, str] | None = None) -> None:
         capture.note(shell_join(argv))
-        code = self.session.run(argv, env=self.env, sink=capture)
+        code = self.session.run(argv, env=self.env if env is None else env, sink=capture)
         if code != 0:
             raise SetupFailed(f"{what} failed with status {code}", capture.path,
                               list(capture.tail))
@@ -381,21 +396,16 @@ class PrefixBuild:
         project = planned.line.project
         pip_wheel = self._pip_wheel_command(planned, recipe, out_dir)
         # pip settings from the hook or the recipe (PIP_*) are pip's to honour: uv reads none
-        pip_settings = any(name.startswith("PIP_") for name in
-                           (*self.hook_exports, *(dict(recipe.env) if recipe else {})))
-        sdist = None if pip_settings else self._sdist_pip_would_build(planned, pip_wheel)
-        uv_home = self.tools.path(UV) if sdist is not None and self.tools is not None else None
-        uv = f"{uv_home}/uv" if uv_home is not None else None
+        uv = self._uv_binary({**self.hook_exports, **(dict(recipe.env) if recipe else {})})
+        sdist = self._sdist_pip_would_build(planned, pip_wheel) if uv is not None else None
         if sdist is None or uv is None:
             return self._step("pip wheel", "pip wheel", pip_wheel, env, capture, project)
-        cache = self.session.paths.cache
         capture.note(f"sdist fetched once on the host for every Python: {sdist}; pip would "
                      "build it: uv builds it")
-        uv_env = {**self._uv_env(env), "UV_NO_CONFIG": "1", "UV_PYTHON_DOWNLOADS": "never"}
         failure = self._step("build", "uv build",
-                             [f"{cache}/{uv}", "build", "--wheel", "--python", self.python,
-                              "--out-dir", out_dir, f"{cache}/{sdist}"],
-                             uv_env, capture, project)
+                             [uv, "build", "--wheel", "--python", self.python, "--out-dir",
+                              out_dir, f"{self.session.paths.cache}/{sdist}"],
+                             {**self._uv_env(env), **_UV_ISOLATED}, capture, project)
         if failure or not self._has_dependencies(planned, out_dir):
             return failure
         # The closure, as pip wheel makes it; this project's wheel is the one just built.
@@ -620,6 +630,9 @@ class PrefixBuild:
             return str(capture.path)
 
 
+# uv as wheelhub runs it: no uv.toml or pyproject settings of the user's machine, and the
+# image's Pythons only (never one it downloads).
+_UV_ISOLATED = {"UV_NO_CONFIG": "1", "UV_PYTHON_DOWNLOADS": "never"}
 # A hook that exports these sends pip elsewhere than the host looked for sdists.
 _PIP_LOOKS_ELSEWHERE = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX",
                         "PIP_CONFIG_FILE"}
