@@ -559,6 +559,12 @@ class BuildOptions:
             object.__setattr__(self, "frontend", "pip")
 
     @property
+    def runs_uv(self) -> bool:
+        """Whether sessions install with the pinned uv the host fetches (auto builds with
+        it too)."""
+        return self.frontend in {"auto", "build[uv]"}
+
+    @property
     def installs_frontend(self) -> str | None:
         """What a session installs to build with (beside the build requirements)."""
         return None if self.frontend in {"pip", "auto"} else self.frontend

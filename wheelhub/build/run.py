@@ -380,7 +380,7 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
         # While the containers start and run the hook:
         if fetch:
             sdists.start(e.line for e in plan.entries if e.needs_build)
-        if options.frontend == "auto":
+        if options.runs_uv:
             tools.start(UV, plat)
         if options.ccache and image.compilers:
             tools.start(CCACHE, plat)

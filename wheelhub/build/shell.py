@@ -27,7 +27,7 @@ from wheelhub.build.plan import PlannedEntry
 from wheelhub.build.requirements import RequirementLine, RequirementSet
 from wheelhub.build.run import common_inputs, load_inputs, prepared_key
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
-from wheelhub.build.tools import CCACHE, HostTools
+from wheelhub.build.tools import CCACHE, UV, HostTools
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable
 from wheelhub.engines import container_engine
 from wheelhub.engines.base import DEFAULT_PATH, Session, shell_join
@@ -182,7 +182,10 @@ def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellCo
                        ca_bundle=options.ca_bundle) as tools, \
                 engine.session(python, name=f"shell-{python.tag}", kind="shell",
                                prepared_key=prepared_key(options, common, python)) as session:
-            if options.ccache and image.compilers:  # compiles as the build's do
+            # prepared and compiling as the build's sessions are
+            if options.runs_uv:
+                tools.start(UV, options.plat or image.plat or "")
+            if options.ccache and image.compilers:
                 tools.start(CCACHE, options.plat or image.plat or "")
             steps = PrefixBuild(session=session, options=options, requirements=requirements,
                                 build_requirements=build_requirements, common=common,

@@ -219,19 +219,27 @@ class PrefixBuild:
             what.append("build requirements")
         if installs:
             argv, env = [self.python, "-m", "pip", "install", *installs], self.env
-            uv = self._uv_binary(exported) if frontend is None else None
-            if uv is not None:  # auto: uv installs what pip would, in a fraction of the time
+            uv = self._uv_binary(exported)
+            if uv is not None:  # uv installs what pip would, in a fraction of the time
                 argv = [uv, "pip", "install", "--python", self.python, *installs]
                 env = {**self.env, **_UV_ISOLATED}
             with self.timings.phase(self.tag, "build requirements"):
-                self._run_or_fail(argv, capture, "installing " + " and ".join(what), env)
+                try:
+                    self._run_or_fail(argv, capture, "installing " + " and ".join(what), env)
+                except SetupFailed:
+                    if uv is None:
+                        raise
+                    # What uv could not install is pip's to try, as without uv.
+                    capture.note("uv could not install them (above): pip installs them")
+                    self._run_or_fail([self.python, "-m", "pip", "install", *installs],
+                                      capture, "installing " + " and ".join(what))
         return exported
 
     def _uv_binary(self, settings: Mapping[str, str]) -> str | None:
-        """``auto``'s uv as the session sees it, where pip's part may go to uv: none when
-        *settings* (the hook's or a recipe's exports) set pip up (PIP_*), which uv reads
-        none of."""
-        if (self.options.frontend != "auto" or self.tools is None
+        """The pinned uv as the session sees it (``auto`` and ``build[uv]``), where pip's
+        part may go to uv: none when *settings* (the hook's or a recipe's exports) set pip
+        up (PIP_*), which uv reads none of."""
+        if (not self.options.runs_uv or self.tools is None
                 or any(name.startswith("PIP_") for name in settings)):
             return None
         home = self.tools.path(UV)
@@ -406,6 +414,11 @@ class PrefixBuild:
                              [uv, "build", "--wheel", "--python", self.python, "--out-dir",
                               out_dir, f"{self.session.paths.cache}/{sdist}"],
                              {**self._uv_env(env), **_UV_ISOLATED}, capture, project)
+        if failure and uv_stopped_before_the_backend(failure, capture.tail):
+            # uv could not make the build environment (a requirement uv resolves otherwise
+            # than pip, an option it lacks): pip's choice stands, so pip builds it.
+            capture.note("uv build stopped before the build backend ran (above): pip builds it")
+            return self._step("pip wheel", "pip wheel", pip_wheel, env, capture, project)
         if failure or not self._has_dependencies(planned, out_dir):
             return failure
         # The closure, as pip wheel makes it; this project's wheel is the one just built.
@@ -642,6 +655,19 @@ _NO_NETWORK = ("Temporary failure in name resolution", "Network is unreachable",
                "Name or service not known", "Could not resolve host", "No route to host",
                "Failed to establish a new connection", "nodename nor servname")
 _URL = re.compile(r"https?://[^\s'\"<>)\]]+")
+
+
+def uv_stopped_before_the_backend(failure: str, tail: Iterable[str]) -> bool:
+    """Whether a failed ``uv build`` never got to run the build backend (so pip, which
+    makes its environment otherwise, may yet build the sdist): not killed, not out of disk
+    space, and no word from uv that the backend itself failed."""
+    if " killed " in failure or "disk space" in failure:
+        return False
+    return not any(marker in line for line in tail for marker in _UV_BACKEND_FAILED)
+
+
+_UV_BACKEND_FAILED = ("The build backend returned an error", "` failed (exit status",
+                      "` failed (signal")
 
 
 def network_attempt(tail: Iterable[str], log: Iterable[str] = ()) -> str | None:

@@ -7,18 +7,20 @@ import time
 
 from wheelhub.cli.options import add_command, build_options_from_args
 
-HELP = "show and prune prepared snapshots and the pip/ccache directories"
+HELP = "show and prune prepared snapshots and the cache directory's caches"
 DESCRIPTION = (
     "Prepared snapshots (the build image with the setup hook run and the build requirements "
     "installed, one per image x hook x build requirements x CA bundle x Python) live on the "
-    "container engine; pip's cache and ccache in the cache directory. `info` lists them with "
+    "container engine; pip's and uv's caches, ccache, the sdists fetched on the host and the "
+    "pinned tools in the cache directory. `info` lists them with "
     "sizes and last use; `prune` keeps the most recently used snapshots within cache.keep and "
     "cache.max_size (a build does the same when it ends).")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
-    add_command(commands, "info", help="snapshots, pip cache and ccache: sizes and last use",
+    add_command(commands, "info", help="snapshots and the cache directory's caches: sizes "
+                "and last use",
                 run=run_info, options="cache")
     add_command(commands, "prune", help="remove the least recently used snapshots beyond "
                 "--keep / --max-size", run=run_prune, options="cache")

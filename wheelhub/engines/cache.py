@@ -23,12 +23,14 @@ from wheelhub.options import BuildOptions
 from wheelhub.util.log import get_logger
 
 logger = get_logger("cache")
-CACHE_DIRS = (("pip", "pip download and wheel cache"), ("ccache", "compiler cache"))
+CACHE_DIRS = (("pip", "pip download and wheel cache"), ("uv", "uv's cache"),
+              ("ccache", "compiler cache"), ("sdists", "sdists fetched once on the host"),
+              ("tools", "the pinned uv and ccache"))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CacheItem:
-    kind: str  # snapshot, pip, ccache
+    kind: str  # snapshot, or a directory of CACHE_DIRS
     name: str  # the snapshot's key (its Python), or the directory
     size: int  # bytes
     last_used: float  # epoch seconds; 0 when never
