@@ -181,6 +181,19 @@ def test_auto_leaves_a_build_to_pip_when_the_hook_sets_pip(project: Path) -> Non
     assert " pip wheel " in log and "uv build" not in log, log
 
 
+def test_build_requirements_uv_refuses_are_left_to_pip(project: Path) -> None:
+    """A requirements-build.txt pip accepts but uv does not (pip warns about a missing
+    --find-links directory, uv stops): pip installs it, as it would without uv."""
+    (project / "odd-build.txt").write_text("--find-links ./not-there\nsetuptools>=68\n")
+    (project / "odd.txt").write_text("--find-links ./dists\nwhfix-pure==1.0\n")
+    result = build(project, "odd", "-r", "odd.txt", "-b", "odd-build.txt")
+    assert result.returncode == 0, result.stderr
+    log = (project / "odd" / "logs" / "cp311" / "_setup.log").read_text()
+    assert "uv pip install --python /opt/python/cp311-cp311/bin/python -r" in log, log
+    assert "uv could not install them (above): pip installs them" in log, log
+    assert re.search(r"python -m pip install -r \S+/odd-build.txt", log), log
+
+
 def test_an_unknown_frontend_is_refused_before_any_container(project: Path) -> None:
     result = build(project, "never", "--frontend", "poetry")
     assert result.returncode != 0
