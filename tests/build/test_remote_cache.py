@@ -112,6 +112,27 @@ def test_a_changed_pin_misses_exactly_for_the_closures_holding_it(tmp_path: Path
     assert restored(other, root, tmp_path / "wh2") == {"a": "remote", "b": "remote", "c": "build"}
 
 
+def test_a_record_of_the_same_own_inputs_serves_its_own_wheel_alone(tmp_path: Path) -> None:
+    """a's pin moved on a fresh machine: b's record (closure a 1) still holds b's own wheel,
+    made from b's unchanged inputs; that file alone comes, for b's closure to be remade."""
+    (tmp_path / "a").mkdir()
+    root = static_tree(tmp_path, plan_for(tmp_path / "a"))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "wh").mkdir()
+    after = restore(plan_for(tmp_path / "b", "a==2\nb==1\nc==1\n"), [StaticSource(root)],
+                    Wheelhouse(tmp_path / "wh"))
+    own = {e.line.project: e.own_wheel.filename if e.own_wheel else None for e in after.entries}
+    assert own == {"a": None, "b": "b-1-py3-none-any.whl", "c": None}
+    assert sorted(p.name for p in (tmp_path / "wh").iterdir()) == [
+        "b-1-py3-none-any.whl", "c-1-py3-none-any.whl"]  # not a 1: its pin moved
+    # b's own pin moved too: nothing of b's record serves
+    (tmp_path / "c").mkdir()
+    (tmp_path / "wh2").mkdir()
+    after = restore(plan_for(tmp_path / "c", "a==2\nb==2\nc==1\n"), [StaticSource(root)],
+                    Wheelhouse(tmp_path / "wh2"))
+    assert [e.own_wheel for e in after.entries] == [None, None, None]
+
+
 def test_a_corrupted_or_resized_or_missing_file_is_a_miss_that_leaves_no_byte(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "a").mkdir()
@@ -124,7 +145,11 @@ def test_a_corrupted_or_resized_or_missing_file_is_a_miss_that_leaves_no_byte(
     (files / "a-1-py3-none-any.whl").write_bytes(b"longer than it was recorded")
     caplog.set_level(logging.WARNING)
     assert restored(plan, root, tmp_path / "wh") == {"a": "build", "b": "build", "c": "build"}
-    assert list((tmp_path / "wh").iterdir()) == []  # b fetched its own wheel, then a failed
+    # Nothing of a or c lands. b's record failed on a's file, but b's own wheel is good: it
+    # alone comes, for b's closure to be made again around a rebuilt a.
+    assert [p.name for p in (tmp_path / "wh").iterdir()] == ["b-1-py3-none-any.whl"]
+    assert (tmp_path / "wh" / "b-1-py3-none-any.whl").read_bytes() == (
+        files / "b-1-py3-none-any.whl").read_bytes()
     assert "does not match its recorded sha256" in caplog.text
     (files / "c-1-py3-none-any.whl").unlink()
     assert restored(plan, root, tmp_path / "wh") == {"a": "build", "b": "build", "c": "build"}

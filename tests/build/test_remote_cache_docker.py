@@ -134,6 +134,16 @@ def test_one_pin_changed_builds_only_the_entries_holding_it(
     how = {p: (e["status"], bool(e["origin"])) for p, e in setup.entries("c").items()}
     assert how == {"whfix-clib": ("cached", True), "whfix-pure": ("built", False),
                    "whfix-dependent": ("built", False)}
+    # whfix-dependent's own inputs did not change: its wheel comes from machine A's record,
+    # byte for byte, and only its closure is made again, around the new whfix-pure.
+    dependent = setup.entries("c")["whfix-dependent"]
+    assert dependent["relinked"] is True
+    assert "its own wheel from the cache" in done.stderr
+    own = "whfix_dependent-1.0-py3-none-any.whl"
+    assert (setup.project / "wh-c" / own).read_bytes() == (setup.project / "wh-a" / own
+                                                           ).read_bytes()
+    assert sorted(w["filename"] for w in dependent["wheels"]) == [
+        own, "whfix_pure-1.1-py3-none-any.whl"]
 
 
 def test_a_corrupted_blob_is_rebuilt_with_a_warning(

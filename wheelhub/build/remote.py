@@ -6,6 +6,10 @@ one recorded (:meth:`wheelhub.build.plan.Keys.matches`). Its files are streamed 
 wheelhouse through :func:`~wheelhub.util.fileio.atomic_writer` while their sha256 and size
 are checked, so a wrong byte never lands: a mismatch, a missing file or a timeout is a miss
 with one line saying why, and the entry is built.
+
+A record made from the same *own* inputs whose closure pins differ (on a fresh machine, a
+dependency's pin moved) still serves its own wheel: that file alone is fetched, and the
+entry's closure is made again as on the machine that kept it (:mod:`wheelhub.build.relink`).
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from wheelhub.build.plan import Plan, PlannedEntry
+from packaging.utils import canonicalize_name
+
+from wheelhub.build.plan import Plan, PlannedEntry, own_inputs
 from wheelhub.build.wheelhouse import Wheelhouse
 from wheelhub.cache.errors import CacheMiss
 from wheelhub.cache.records import CacheRecord
 from wheelhub.cache.sources import CacheSource
-from wheelhub.manifest import Entry
+from wheelhub.manifest import Entry, WheelRecord
 from wheelhub.util.fileio import atomic_writer, sha256_file
 from wheelhub.util.log import get_logger, prefix
 
@@ -46,9 +52,36 @@ def restore(plan: Plan, sources: Sequence[CacheSource], wheelhouse: Wheelhouse, 
     for planned in plan.entries:
         restored = _restore_one(planned, plan, sources, wheelhouse, label) \
             if planned.needs_build else None
-        entries.append(planned if restored is None else
-                       replace(planned, cached=restored, origin=restored.origin))
+        if restored is not None:
+            planned = replace(planned, cached=restored, origin=restored.origin)
+        elif planned.needs_build and planned.own_wheel is None and label is None:
+            planned = replace(planned, own_wheel=_own_wheel(planned, sources, wheelhouse))
+        entries.append(planned)
     return replace(plan, entries=tuple(entries))
+
+
+def _own_wheel(planned: PlannedEntry, sources: Sequence[CacheSource],
+               wheelhouse: Wheelhouse) -> WheelRecord | None:
+    """The wheel of *planned*'s own project from a record made from its own inputs (only
+    its closure's pins differ), fetched into the wheelhouse; None without one."""
+    project = planned.line.project
+    with prefix(f"{planned.python.tag} {project}"):
+        for source in sources:
+            for record in source.lookup(planned.prekey):
+                own = [w for w in record.wheels if canonicalize_name(w.project) == project]
+                if len(own) != 1 or (own_inputs(record.inputs, project)
+                                     != own_inputs(planned.inputs, project)):
+                    continue
+                try:
+                    _download(replace(record, wheels=tuple(own)), source, wheelhouse.path)
+                except CacheMiss as miss:
+                    logger.warning("not from the cache %s: %s", source.description, miss)
+                    continue
+                wheelhouse.claim([own[0].filename])
+                logger.info("its own wheel from the cache %s; its closure is made again",
+                            source.description)
+                return own[0]
+    return None
 
 
 def _restore_one(planned: PlannedEntry, plan: Plan, sources: Sequence[CacheSource],

