@@ -29,7 +29,7 @@ from wheelhub.build.sdists import SharedSdists
 from wheelhub.build.shards import Knowledge, Shard, only_shard
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
 from wheelhub.build.timings import Timings
-from wheelhub.build.tools import CCACHE, UV, HostTools
+from wheelhub.build.tools import HostTools
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable, describe, remove_partial_files
 from wheelhub.cache.sources import CacheSource, open_sources
 from wheelhub.engines import make_engine
@@ -368,22 +368,14 @@ def _run_prefixes(todo: list[PythonPrefix], plan: Plan, options: BuildOptions, e
     fetch = options.frontend != "pip" and not options.hermetic
     sdists = SharedSdists(requirements=requirements, cache_dir=options.cache_dir,
                           ca_bundle=options.ca_bundle, jobs=max(2, options.jobs))
-    tools = HostTools(cache_dir=options.cache_dir,
-                      index_options=requirements.host_index_options(),
-                      ca_bundle=options.ca_bundle)
+    tools = HostTools.for_sessions(options, requirements, image)  # while containers start
     shared = Shared(slots=CpuSlots(count=max(1, options.jobs)),
                     pure=PureOnce(wheelhouse=wheelhouse.path), sdists=sdists if fetch else None,
                     tools=tools)
-    plat = options.plat or image.plat or ""
     with sdists, tools, concurrent.futures.ThreadPoolExecutor(
             max_workers=options.jobs, thread_name_prefix="wheelhub") as pool:
-        # While the containers start and run the hook:
-        if fetch:
+        if fetch:  # while the containers start and run the hook
             sdists.start(e.line for e in plan.entries if e.needs_build)
-        if options.runs_uv:
-            tools.start(UV, plat)
-        if options.ccache and image.compilers:
-            tools.start(CCACHE, plat)
         futures = {}
         for python in todo:
             context = contextvars.copy_context()
@@ -576,12 +568,7 @@ class _EntryQueue:
         tag, planned = self.steps.tag, self.pending[name]
         self.relink_tried.add(name)
         progress = f"({self.started + 1}/{self.total})"
-        capture = LogCapture(path=self.steps.wheelhouse.log_path(tag, name))
-        try:
-            entry = self.steps.relink(planned, self.steps.options.recipes, self._settled(),
-                                      capture)
-        finally:
-            capture.close()
+        entry = self.steps.relink(planned, self.steps.options.recipes, self._settled())
         with prefix(f"{tag} {name}"):
             if isinstance(entry, str):
                 logger.info("%s %s: its own wheel stands; pip makes its closure, as %s",

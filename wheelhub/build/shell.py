@@ -27,7 +27,7 @@ from wheelhub.build.plan import PlannedEntry
 from wheelhub.build.requirements import RequirementLine, RequirementSet
 from wheelhub.build.run import common_inputs, load_inputs, prepared_key
 from wheelhub.build.steps import LogCapture, PrefixBuild, SetupFailed
-from wheelhub.build.tools import CCACHE, UV, HostTools
+from wheelhub.build.tools import HostTools
 from wheelhub.build.wheelhouse import Wheelhouse, check_writable
 from wheelhub.engines import container_engine
 from wheelhub.engines.base import DEFAULT_PATH, Session, shell_join
@@ -177,16 +177,10 @@ def open_shell(options: BuildOptions, request: ShellRequest) -> Iterator[ShellCo
     try:
         # The build's key: the shell starts from the snapshot a build made, and a shell
         # that had to prepare leaves one for the next shell or build.
-        with HostTools(cache_dir=options.cache_dir,
-                       index_options=requirements.host_index_options(),
-                       ca_bundle=options.ca_bundle) as tools, \
+        # Prepared and compiling as the build's sessions are.
+        with HostTools.for_sessions(options, requirements, image) as tools, \
                 engine.session(python, name=f"shell-{python.tag}", kind="shell",
                                prepared_key=prepared_key(options, common, python)) as session:
-            # prepared and compiling as the build's sessions are
-            if options.runs_uv:
-                tools.start(UV, options.plat or image.plat or "")
-            if options.ccache and image.compilers:
-                tools.start(CCACHE, options.plat or image.plat or "")
             steps = PrefixBuild(session=session, options=options, requirements=requirements,
                                 build_requirements=build_requirements, common=common,
                                 plat=options.plat or image.plat,

@@ -318,22 +318,17 @@ class PrefixBuild:
             # A container removed by a stopping run lists no wheels: raise Cancelled (the
             # entry is interrupted), not "skipped".
             self.session.run(["true"], env={}, sink=lambda _line: None)
-        closure = [r.project for r in records]
-        inputs = entry_inputs(planned.line, planned.python, self.common, recipes,
-                              pins_by_project(self.requirements), closure)
         status: BuildStatus = "built" if records else "skipped"
         error = "" if records else "no wheel produced (markers exclude this Python?)"
-        return Entry(requirement=str(planned.line.requirement), project=project,
-                     python=self.tag, key=key_of(inputs), prekey=planned.prekey, status=status,
-                     wheels=tuple(records),
-                     inputs=inputs, log=self._rel_log(capture), error=error,
-                     duration=round(time.monotonic() - started, 2),
-                     relinked=planned.own_wheel is not None)
+        return self._made(planned, recipes, tuple(records), status=status, error=error,
+                          log=self._rel_log(capture), started=started,
+                          relinked=planned.own_wheel is not None)
 
     def relink(self, planned: PlannedEntry, recipes: Mapping[str, Recipe],
-               settled: Mapping[str, Entry], capture: LogCapture) -> Entry | str:
+               settled: Mapping[str, Entry]) -> Entry | str:
         """*planned*'s entry made on the host from its unchanged own wheel and the entries
-        this run settled for this Python (by project); else why pip must make its closure."""
+        this run settled for this Python (by project), with its log; else why pip must make
+        its closure."""
         started = time.monotonic()
         own = planned.own_wheel
         assert own is not None
@@ -341,26 +336,34 @@ class PrefixBuild:
         found = relink(planned.line, self.tag, own, self.wheelhouse.path, settled, lines)
         if isinstance(found, str):
             return found
-        capture.note(f"{own.filename}: its own inputs are unchanged, so the wheel stands; "
-                     "its closure is relinked on the host to this run's "
-                     + (", ".join(found.dependencies) or "entries"))
-        inputs = entry_inputs(planned.line, planned.python, self.common, recipes,
-                              pins_by_project(self.requirements),
-                              [w.project for w in found.wheels])
-        return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
-                     python=self.tag, key=key_of(inputs), prekey=planned.prekey, status="built",
-                     wheels=found.wheels, inputs=inputs, log=self._rel_log(capture),
-                     duration=round(time.monotonic() - started, 2), relinked=True)
+        capture = LogCapture(path=self.wheelhouse.log_path(self.tag, planned.line.project))
+        try:
+            capture.note(f"{own.filename}: its own inputs are unchanged, so the wheel stands; "
+                         "its closure is relinked on the host to this run's "
+                         + (", ".join(found.dependencies) or "entries"))
+        finally:
+            capture.close()
+        return self._made(planned, recipes, found.wheels, log=self._rel_log(capture),
+                          started=started, relinked=True)
 
     def reuse(self, planned: PlannedEntry, built: Entry, recipes: Mapping[str, Recipe]) -> Entry:
         """*built*, another Python's entry whose wheels are all pure and serve this one,
         recorded for this Python without building."""
+        return self._made(planned, recipes, built.wheels, log=built.log,
+                          relinked=built.relinked)
+
+    def _made(self, planned: PlannedEntry, recipes: Mapping[str, Recipe],
+              wheels: tuple[WheelRecord, ...], *, log: str, status: BuildStatus = "built",
+              error: str = "", started: float | None = None, relinked: bool = False) -> Entry:
+        """The entry of *planned* for this Python holding *wheels* (its closure), keyed by
+        the pins of that closure."""
         inputs = entry_inputs(planned.line, planned.python, self.common, recipes,
-                              pins_by_project(self.requirements),
-                              [w.project for w in built.wheels])
+                              pins_by_project(self.requirements), [w.project for w in wheels])
         return Entry(requirement=str(planned.line.requirement), project=planned.line.project,
-                     python=self.tag, key=key_of(inputs), prekey=planned.prekey, status="built",
-                     wheels=built.wheels, inputs=inputs, log=built.log, relinked=built.relinked)
+                     python=self.tag, key=key_of(inputs), prekey=planned.prekey, status=status,
+                     wheels=wheels, inputs=inputs, log=log, error=error,
+                     duration=0.0 if started is None else round(time.monotonic() - started, 2),
+                     relinked=relinked)
 
     def _build_wheels(self, planned: PlannedEntry, recipe: Recipe | None, out_dir: str,
                       env: Mapping[str, str], capture: LogCapture) -> str:

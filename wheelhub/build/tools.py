@@ -22,6 +22,9 @@ from pathlib import Path
 from types import TracebackType
 
 from wheelhub.build.prefetch import host_pip_download, platform_tags
+from wheelhub.build.requirements import RequirementSet
+from wheelhub.engines.base import ImageInfo
+from wheelhub.options import BuildOptions
 from wheelhub.util.fileio import chown_to_user, ensure_dir
 from wheelhub.util.log import get_logger
 
@@ -58,6 +61,21 @@ class HostTools:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2,
                                                            thread_name_prefix="wheelhub-tools")
         self._fetches: dict[str, concurrent.futures.Future[str | None]] = {}
+
+    @classmethod
+    def for_sessions(cls, options: BuildOptions, requirements: RequirementSet,
+                     image: ImageInfo) -> HostTools:
+        """The tools the sessions of a build (or a shell) will ask for, already fetching:
+        uv for ``auto`` and ``build[uv]``, ccache unless ``--no-ccache`` (where the image has
+        compilers), from the requirements' indexes."""
+        tools = cls(cache_dir=options.cache_dir, index_options=requirements.host_index_options(),
+                    ca_bundle=options.ca_bundle)
+        plat = options.plat or image.plat or ""
+        if options.runs_uv:
+            tools.start(UV, plat)
+        if options.ccache and image.compilers:
+            tools.start(CCACHE, plat)
+        return tools
 
     def __enter__(self) -> HostTools:
         return self
